@@ -1,0 +1,144 @@
+"""Glue between stages: turning a RunConfig and stage results into the next stage's inputs, and the run's live jobs."""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from tasks.backends.base import JobBackend, JobHandle, JobOutcome
+from tasks.config import RunConfig
+from tasks.notify import Alert
+
+
+class ActiveJobs:
+    """The job each flow run is waiting on, so cancellation and crash hooks can stop it; and which runs alerted."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, tuple[JobBackend, JobHandle]] = {}
+        self._alerted: set[str] = set()
+
+    def register(self, run_id: Any, backend: JobBackend, handle: JobHandle) -> None:
+        with self._lock:
+            self._jobs[str(run_id)] = (backend, handle)
+
+    def clear(self, run_id: Any) -> None:
+        with self._lock:
+            self._jobs.pop(str(run_id), None)
+
+    def cancel(self, run_id: Any) -> bool:
+        """Cancel the run's job if one is live; True when a cancel was sent."""
+        with self._lock:
+            entry = self._jobs.pop(str(run_id), None)
+        if entry is None:
+            return False
+        backend, handle = entry
+        backend.cancel(handle)
+        return True
+
+    def mark_alerted(self, run_id: Any) -> None:
+        with self._lock:
+            self._alerted.add(str(run_id))
+
+    def was_alerted(self, run_id: Any) -> bool:
+        with self._lock:
+            return str(run_id) in self._alerted
+
+
+active_jobs = ActiveJobs()
+
+
+def preflight_options(config: RunConfig):
+    """PreflightOptions for a run (the Azure ML workspace resolves azureml:// datastores)."""
+    from tasks.preflight import PreflightOptions
+
+    workspace = None
+    if config.video_uri.startswith("azureml://"):
+        if config.azureml is None:
+            raise ValueError("video_uri is an azureml:// path: set the `azureml` parameter so the datastore can be resolved")
+        from tasks.backends.azureml import workspace_datastore_resolver
+
+        workspace = workspace_datastore_resolver(config.azureml)
+    return PreflightOptions(
+        uri=config.video_uri,
+        labels_path=config.labels_path,
+        expected_count=config.expected_count,
+        fail_on_warnings=config.fail_on_warnings,
+        workspace=workspace,
+    )
+
+
+def preflight_verdict(result):
+    """A triage Verdict for a preflight that blocked: the first blocking finding decides the category."""
+    from tasks.triage import EvidenceLine, verdict_for_category
+
+    first = result.blocking[0]
+    others = [f for f in result.blocking[1:]]
+    summary = first.message if not others else f"{first.message} (and {len(others)} more blocking problem(s))"
+    evidence = [EvidenceLine(file="preflight", line=None, text=f"[{f.id}] {f.message}") for f in result.blocking]
+    evidence += [EvidenceLine(file="preflight", line=None, text=f"[warning {f.id}] {f.message}") for f in result.warnings]
+    details = {"uri": result.access.uri, "stage": "preflight (before submission: no job was started)"}
+    if result.access.switched_to_identity:
+        details["auth"] = f"switched to managed identity: {result.access.switch_reason}"
+    if result.access.suggestions:
+        details["nearest existing paths"] = ", ".join(result.access.suggestions)
+    return verdict_for_category(first.category if first.category != "data_quality" else "job_config_invalid", summary, evidence, details)
+
+
+def build_triage_context(config: RunConfig, preflight, outcome: JobOutcome):
+    """What triage should expect of the job's outputs: how many videos, and whether the labels hold both classes."""
+    from tasks.triage import TriageContext
+
+    expected = len(preflight.manifest) if preflight.manifest else None
+    if expected is not None and config.limit:
+        expected = min(expected, config.limit)
+    both = None
+    if config.labels_path and Path(config.labels_path).exists():
+        from inference.labels import match_labels, read_labels
+
+        names = [row.get("name") for row in preflight.manifest if row.get("name")]
+        matched = match_labels(read_labels(config.labels_path), names).matched
+        values = {label.positive for label in matched.values()}
+        both = values == {True, False}
+    return TriageContext(expected_videos=expected, labels_have_both_classes=both, job_state=outcome.state.value)
+
+
+def _ui_link(path: str) -> str | None:
+    base = os.environ.get("PREFECT_UI_URL")
+    return f"{base.rstrip('/')}{path}" if base else None
+
+
+def alert_for(verdict, report_path: Path, run_folder: str) -> Alert:
+    """The Slack alert for a triaged failure."""
+    from prefect import runtime
+
+    links = {}
+    flow_run_link = _ui_link(f"/runs/flow-run/{runtime.flow_run.id}") if runtime.flow_run.id else None
+    if flow_run_link:
+        links["Prefect flow run"] = flow_run_link
+    studio = (verdict.error_details or {}).get("studio_url")
+    if studio:
+        links["Azure ML Studio"] = studio
+    return Alert(
+        title=f"ghost-probing run {runtime.flow_run.name or ''} failed".replace("  ", " "),
+        category=verdict.category,
+        summary=verdict.summary,
+        action=verdict.action,
+        fields={"Report": str(report_path), "Run folder": run_folder, "Retryable": "yes" if verdict.retryable else "no"},
+        links=links,
+    )
+
+
+def alert_for_crash(flow_run_name: str, state) -> Alert:
+    """The Slack alert for a run that failed outside triage (an exception, a crash)."""
+    message = (getattr(state, "message", None) or "no message").splitlines()[0][:500]
+    from tasks.triage.redact import redact
+
+    return Alert(
+        title=f"ghost-probing run {flow_run_name} {getattr(state, 'name', 'failed').lower()}",
+        category="other",
+        summary=redact(message),
+        action="stop",
+        fields={"State": getattr(state, "name", "?")},
+    )

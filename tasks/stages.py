@@ -1,0 +1,108 @@
+"""The flow's stages as Prefect tasks: thin wrappers over the plain functions in tasks/, which are tested without Prefect.
+
+Retries only where the network is touched (submitting; posting the alert); never on a data-validation failure.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from tasks.backends.base import JobBackend, JobHandle, JobOutcome, JobSpec
+from tasks.backends.watch import PollPolicy, watch_job
+from tasks.notify import Alert, post_alert
+
+ARTIFACT_REPORT = "ghostwatch-report"
+ARTIFACT_PREFLIGHT = "ghostwatch-preflight"
+ARTIFACT_PREFLIGHT_TABLE = "ghostwatch-preflight-checks"
+ARTIFACT_RESULTS = "ghostwatch-results"
+ARTIFACT_DEMO_PREDICTIONS_LIMIT = 500  # rows in the results table artifact; the full list stays in predictions.csv
+
+
+@task(name="check-data", cache_policy=NO_CACHE)
+def check_data(options) -> Any:
+    """Preflight: reach the data as the job will and check its quality; publish the result as artifacts."""
+    from tasks.preflight import run_preflight
+
+    result = run_preflight(options)
+    create_markdown_artifact(key=ARTIFACT_PREFLIGHT, markdown=result.to_markdown(), description="Preflight result")
+    rows = result.table_rows()
+    if rows:
+        create_table_artifact(key=ARTIFACT_PREFLIGHT_TABLE, table=rows, description="Data-quality checks")
+    return result
+
+
+@task(name="submit-job", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+def submit_job(backend: JobBackend, spec: JobSpec) -> JobHandle:
+    """Submit one attempt (a retried task re-attaches to the job of the same name rather than queueing another)."""
+    handle = backend.submit(spec)
+    get_run_logger().info("submitted job %s (attempt %d) on %s", handle.name, spec.attempt, backend.name)
+    return handle
+
+
+@task(name="watch-job", cache_policy=NO_CACHE)
+def watch(backend: JobBackend, handle: JobHandle, evidence_dir: Path, policy: PollPolicy) -> JobOutcome:
+    """Poll the job to a final state and collect its evidence."""
+    logger = get_run_logger()
+    outcome = watch_job(
+        backend, handle, evidence_dir, policy, on_status=lambda s: logger.info("job %s: %s", handle.name, s.state.value)
+    )
+    logger.info("job %s ended %s after %d polls", handle.name, outcome.state.value, outcome.polls)
+    return outcome
+
+
+@task(name="triage-job", cache_policy=NO_CACHE)
+def triage(evidence_dir: Path, context) -> Any:
+    """Classify the job's outcome from its evidence (a Completed job with broken outputs is a failure too)."""
+    from tasks.triage import triage_evidence
+
+    verdict = triage_evidence(evidence_dir, context)
+    get_run_logger().info("triage: %s (%s): %s", verdict.category, verdict.action, verdict.summary)
+    return verdict
+
+
+@task(name="publish-report", cache_policy=NO_CACHE)
+def publish_report(verdict, run_folder: Path, job: dict | None, attempts: list, extra_sections: dict | None = None):
+    """Write the investigation report and verdict JSON into the run folder and publish the report as an artifact."""
+    from tasks.triage import write_report
+
+    paths = write_report(verdict, run_folder, job=job, attempts=attempts, extra_sections=extra_sections)
+    create_markdown_artifact(
+        key=ARTIFACT_REPORT, markdown=paths.markdown.read_text(), description=f"{verdict.category}: {verdict.summary}"[:500]
+    )
+    return paths
+
+
+@task(name="publish-results", cache_policy=NO_CACHE)
+def publish_results(outputs_dir: Path) -> dict | None:
+    """Publish the job's predictions as a table artifact; returns summary.json's content, if any."""
+    predictions = outputs_dir / "predictions.jsonl"
+    rows = []
+    if predictions.exists():
+        for line in predictions.read_text().splitlines()[:ARTIFACT_DEMO_PREDICTIONS_LIMIT]:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            rows.append({k: record.get(k) for k in ("video", "verdict", "start_second", "actor", "label", "error")})
+    if rows:
+        create_table_artifact(key=ARTIFACT_RESULTS, table=rows, description="Ghost-probing predictions per video")
+    summary = outputs_dir / "summary.json"
+    return json.loads(summary.read_text()) if summary.exists() else None
+
+
+@task(name="send-alert", cache_policy=NO_CACHE)
+def send_alert(alert: Alert, webhook_url: str | None, report_path: Path) -> bool:
+    """Alert Slack when a webhook is configured, else say where the report is. Returns True when Slack took it."""
+    logger = get_run_logger()
+    if not webhook_url:
+        logger.warning("no Slack webhook configured (SLACK_WEBHOOK_URL); the report is at %s", report_path)
+        print(f"ghostwatch: {alert.title}: {alert.category}. Report: {report_path}")
+        return False
+    post_alert(alert, webhook_url)
+    logger.info("Slack alert sent (%s)", alert.category)
+    return True

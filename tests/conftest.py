@@ -1,0 +1,28 @@
+"""Shared test set-up: telemetry off, offline hubs, Prefect's test harness, and the real local services' fixtures."""
+import os
+
+for _key, _value in {
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "60",
+}.items():
+    os.environ.setdefault(_key, _value)
+os.environ.pop("SLACK_WEBHOOK_URL", None)  # a developer's own webhook must never receive test alerts
+
+import pytest  # noqa: E402
+
+pytest_plugins = []
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A temporary Prefect server and database for the whole session (Prefect's own test harness)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

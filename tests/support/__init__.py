@@ -1,0 +1,1 @@
+"""Test support: small real servers and stand-ins used by several test modules."""
