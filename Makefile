@@ -8,7 +8,6 @@ PIP := $(VENV)/bin/pip
 # (the transformers video processors need torchvision; torch 2.13.0's CPU build has none beside it).
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 DEMO_DIR ?= .demo
-AZURITE_VERSION ?= 3.35.0
 
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
@@ -30,8 +29,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-node_modules/.bin/azurite:
-	npm install --no-audit --no-fund --silent azurite@$(AZURITE_VERSION)
+node_modules/.bin/azurite: package.json
+	npm install --no-audit --no-fund --no-package-lock --silent
+	touch $@
 
 azurite: node_modules/.bin/azurite
 

@@ -49,6 +49,12 @@ def _run_folder(config: RunConfig) -> Path:
     return folder
 
 
+def _body(markdown: str) -> str:
+    """Markdown without its leading heading, to nest it under a report section of its own."""
+    lines = markdown.lstrip().splitlines()
+    return "\n".join(lines[1:] if lines and lines[0].startswith("#") else lines).strip()
+
+
 def _poll_policy(config: RunConfig) -> PollPolicy:
     azure = config.azureml
     return PollPolicy(
@@ -105,7 +111,7 @@ def ghost_probing(config: RunConfig) -> RunSummary:
     preflight = check_data(preflight_options(config))
     if not preflight.passed:
         verdict = preflight_verdict(preflight)
-        paths = publish_report(verdict, run_folder, job=None, attempts=[], extra_sections={"Preflight": preflight.to_markdown()})
+        paths = publish_report(verdict, run_folder, job=None, attempts=[], extra_sections={"Preflight": _body(preflight.to_markdown())})
         summary.category, summary.summary = verdict.category, verdict.summary
         summary.report, summary.verdict_json = str(paths.markdown), str(paths.verdict_json)
         logger.error("preflight failed; nothing was submitted: %s", verdict.summary)

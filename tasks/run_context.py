@@ -49,6 +49,15 @@ class ActiveJobs:
 active_jobs = ActiveJobs()
 
 
+def datastore_resolver(settings):
+    """Resolves azureml:// datastore names through the workspace (account, container, credential type)."""
+    from tasks.backends.azureml import make_ml_client
+    from tasks.backends.azureml_workspace import MLClientDatastoreResolver
+    from tasks.datastore import default_token_credential
+
+    return MLClientDatastoreResolver(make_ml_client(settings, default_token_credential()))
+
+
 def preflight_options(config: RunConfig):
     """PreflightOptions for a run (the Azure ML workspace resolves azureml:// datastores)."""
     from tasks.preflight import PreflightOptions
@@ -57,9 +66,7 @@ def preflight_options(config: RunConfig):
     if config.video_uri.startswith("azureml://"):
         if config.azureml is None:
             raise ValueError("video_uri is an azureml:// path: set the `azureml` parameter so the datastore can be resolved")
-        from tasks.backends.azureml import workspace_datastore_resolver
-
-        workspace = workspace_datastore_resolver(config.azureml)
+        workspace = datastore_resolver(config.azureml)
     return PreflightOptions(
         uri=config.video_uri,
         labels_path=config.labels_path,

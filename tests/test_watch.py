@@ -80,6 +80,9 @@ def test_queue_budget_cancels_a_job_that_never_starts(tmp_path):
     outcome = watch_job(backend, HANDLE, tmp_path, policy, clock=FakeClock())
     assert backend.cancelled
     assert "in the queue" in outcome.gave_up_reason
+    import json
+
+    assert "in the queue" in json.loads((tmp_path / "job.json").read_text())["properties"]["gave_up_reason"]
 
 
 def test_run_budget_counts_from_when_the_job_started_running(tmp_path):

@@ -106,5 +106,8 @@ def watch_job(
         base = next(intervals)
         clock.sleep(base * (1 + rng.uniform(-policy.jitter, policy.jitter)))
     evidence = backend.collect_evidence(handle, evidence_dir)
+    if gave_up:
+        # Triage reads this: a budget cancel is a timeout (running) or capacity problem (queued), not a user cancel.
+        status.properties["gave_up_reason"] = gave_up
     write_job_record(status, evidence)
     return JobOutcome(status=status, evidence_dir=evidence, polls=polls, watch_seconds=clock.now() - started, gave_up_reason=gave_up)

@@ -1,0 +1,108 @@
+"""`ghostwatch preflight URI`: run preflight from a shell, without Prefect; exit 1 when something blocks, 2 on bad input."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+
+def _count(text: str) -> int | None:
+    if text.strip().lower() in ("none", "skip", "any"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'none', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 (or 'none' to skip the count check), got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
+def add_preflight_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the `preflight` subcommand on an argparse subparsers object.
+
+    Args:
+        subparsers: what ArgumentParser.add_subparsers returned.
+
+    Returns:
+        The subcommand's parser (its handler is run_preflight_cli).
+    """
+    parser = subparsers.add_parser(
+        "preflight",
+        help="check that the job can read the videos and that they are fit to run (no GPU, no Prefect server)",
+        description="Reach the data as the job will (switching to managed identity if the account refuses keys), "
+        "build a manifest (listing, decord probes, labels) and run the data-quality suite. "
+        "Exit status: 0 passed, 1 something blocks submission, 2 bad arguments.",
+    )
+    parser.add_argument("uri", help="local folder, azureml://datastores/<name>/paths/<prefix>, "
+                        "https://<account>.blob.core.windows.net/<container>/<prefix>, abfss:// or wasbs://")
+    parser.add_argument("--labels", dest="labels_path", help="ground-truth label file (the users' TSV or CSV)")
+    parser.add_argument("--expected-count", type=_count, default=100,
+                        help="how many videos there should be (default 100; 'none' skips the check)")
+    parser.add_argument("--fail-on-warnings", action="store_true", help="treat warnings as blocking")
+    parser.add_argument("--probe-sample", type=_positive, default=None,
+                        help="how many videos to decode (default: all in a local folder, 10 from blob storage)")
+    parser.add_argument("--concurrency", type=_positive, default=4, help="probes at a time (default 4)")
+    parser.add_argument("--subscription-id", default=os.environ.get("AZURE_SUBSCRIPTION_ID"),
+                        help="Azure ML workspace subscription, for azureml:// URIs (default $AZURE_SUBSCRIPTION_ID)")
+    parser.add_argument("--resource-group", default=os.environ.get("AZURE_RESOURCE_GROUP"),
+                        help="Azure ML workspace resource group (default $AZURE_RESOURCE_GROUP)")
+    parser.add_argument("--workspace-name", default=os.environ.get("AZUREML_WORKSPACE_NAME"),
+                        help="Azure ML workspace name (default $AZUREML_WORKSPACE_NAME)")
+    parser.add_argument("--json", action="store_true", help="print the whole result (manifest included) as JSON")
+    parser.set_defaults(handler=run_preflight_cli)
+    return parser
+
+
+def run_preflight_cli(args: argparse.Namespace) -> int:
+    """Run preflight for parsed arguments and print the result.
+
+    Returns:
+        0 when it passed, 1 when a finding blocks submission, 2 when the arguments cannot be used.
+    """
+    from tasks.preflight import PreflightOptions, run_preflight
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        workspace = _workspace(args)
+        result = run_preflight(PreflightOptions(
+            uri=args.uri,
+            labels_path=args.labels_path,
+            expected_count=args.expected_count,
+            fail_on_warnings=args.fail_on_warnings,
+            probe_sample=args.probe_sample,
+            concurrency=max(1, args.concurrency),
+            workspace=workspace,
+        ))
+    except ValueError as exc:
+        print(f"ghostwatch preflight: {exc}", file=sys.stderr)
+        return 2
+    print(result.to_json() if args.json else result.to_markdown())
+    return 0 if result.passed else 1
+
+
+def _workspace(args: argparse.Namespace):
+    """The Azure ML datastore resolver, for azureml:// URIs only."""
+    if not args.uri.strip().lower().startswith("azureml://"):
+        return None
+    if not (args.subscription_id and args.resource_group and args.workspace_name):
+        raise ValueError(
+            f"{args.uri} is an Azure ML datastore path: pass --subscription-id, --resource-group and --workspace-name "
+            "(or set AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZUREML_WORKSPACE_NAME), or give the https:// blob URL"
+        )
+    from tasks.config import AzureMLSettings
+    from tasks.run_context import datastore_resolver
+
+    return datastore_resolver(AzureMLSettings(
+        subscription_id=args.subscription_id, resource_group=args.resource_group, workspace_name=args.workspace_name))

@@ -1,0 +1,216 @@
+"""`ghostwatch triage`: classify a job from its evidence folder, from the workspace, or a corpus of messages.
+
+    ghostwatch triage --evidence DIR [--json] [--report-dir DIR]
+    ghostwatch triage --job NAME [--subscription ID --resource-group RG --workspace WS] [--dest DIR] [--json]
+    ghostwatch triage --classify-jsonl FILE [--output FILE]
+
+Exit status: 0 the job is healthy (category `none`) or every corpus line was classified; 1 triage found a failure;
+2 bad input (missing folder, unreadable corpus lines, missing workspace settings).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import IO, Iterator
+
+EXIT_HEALTHY, EXIT_FAILURE_FOUND, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class TriageCliError(Exception):
+    """Bad input to the triage command; the message says what was wrong and what to do."""
+
+
+def add_triage_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the `triage` subcommand on an argparse subparsers object.
+
+    Args:
+        subparsers: what ArgumentParser.add_subparsers returned.
+
+    Returns:
+        The subcommand's parser (its handler is run_triage).
+    """
+    parser = subparsers.add_parser(
+        "triage",
+        help="classify a failed (or suspicious) job and write its investigation report",
+        description="Classify a job against the failure catalogue: its structured error, its logs, its outputs. "
+        "Exit status: 0 healthy, 1 failure found, 2 bad input.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--evidence", type=Path, metavar="DIR",
+                        help="an evidence folder (what `az ml job download --all` writes, or a ghostwatch run's)")
+    source.add_argument("--job", metavar="NAME", help="an Azure ML job name: download its evidence, then triage it")
+    source.add_argument("--classify-jsonl", type=Path, metavar="FILE",
+                        help="JSON lines with `id` and `message`; writes one JSON line per input with id, category, "
+                        "retryable, action")
+    parser.add_argument("--json", action="store_true", help="print the verdict as JSON instead of the markdown report")
+    parser.add_argument("--report-dir", type=Path, metavar="DIR",
+                        help="also write investigation_report.md and verdict.json here (default with --job: --dest)")
+    parser.add_argument("--expected-videos", type=_positive_int, metavar="N",
+                        help="how many videos the job was given (checks that each has a prediction)")
+    parser.add_argument("--labels-both-classes", action=argparse.BooleanOptionalAction, default=None,
+                        help="whether the labelled set holds both classes (default: read from the predictions)")
+    parser.add_argument("--output", type=Path, metavar="FILE", help="--classify-jsonl: write here instead of stdout")
+    workspace = parser.add_argument_group("workspace (--job)")
+    workspace.add_argument("--subscription", help="subscription id (default $AZUREML_SUBSCRIPTION_ID or $AZURE_SUBSCRIPTION_ID)")
+    workspace.add_argument("--resource-group", help="resource group (default $AZUREML_RESOURCE_GROUP or $AZURE_RESOURCE_GROUP)")
+    workspace.add_argument("--workspace", help="workspace name (default $AZUREML_WORKSPACE or $AZURE_ML_WORKSPACE)")
+    workspace.add_argument("--dest", type=Path, metavar="DIR",
+                           help="where to download the job's evidence (default ./ghostwatch-evidence/<job>)")
+    parser.set_defaults(handler=run_triage)
+    return parser
+
+
+def run_triage(args: argparse.Namespace) -> int:
+    """Run the triage subcommand.
+
+    Args:
+        args: the parsed arguments of `add_triage_parser`.
+
+    Returns:
+        The exit status (0 healthy / all classified, 1 failure found, 2 bad input).
+    """
+    try:
+        if args.classify_jsonl is not None:
+            return _classify_corpus(args.classify_jsonl, args.output)
+        if args.job:
+            evidence = _collect_job_evidence(args)
+            report_dir = args.report_dir or evidence
+        else:
+            evidence = args.evidence
+            report_dir = args.report_dir
+        return _triage_folder(evidence, args, report_dir)
+    except TriageCliError as exc:
+        print(f"ghostwatch triage: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _triage_folder(evidence: Path, args: argparse.Namespace, report_dir: Path | None) -> int:
+    from tasks.triage import TriageContext, render_report, triage_evidence, write_report
+
+    context = TriageContext(expected_videos=args.expected_videos, labels_have_both_classes=args.labels_both_classes)
+    try:
+        verdict = triage_evidence(evidence, context)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise TriageCliError(str(exc)) from None
+    job = _read_job(evidence)
+    if report_dir is not None:
+        try:
+            paths = write_report(verdict, report_dir, job=job)
+        except OSError as exc:
+            raise TriageCliError(f"cannot write the report into {report_dir}: {exc}") from None
+        print(f"wrote {paths.markdown} and {paths.verdict_json}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(verdict.to_dict(), indent=2, default=str))
+    else:
+        print(render_report(verdict, job), end="")
+    return EXIT_HEALTHY if verdict.category == "none" else EXIT_FAILURE_FOUND
+
+
+def _classify_corpus(path: Path, output: Path | None) -> int:
+    """Stream JSON lines through the catalogue, one output line per usable input line."""
+    from tasks.triage import classify_message
+
+    if not path.is_file():
+        raise TriageCliError(f"{path} is not a file; pass a JSON-lines file with `id` and `message` on each line")
+    bad = 0
+    with _open_output(output) as out:
+        for number, record, problem in _read_jsonl(path):
+            if problem:
+                bad += 1
+                print(f"ghostwatch triage: {path}:{number}: {problem}; line skipped", file=sys.stderr)
+                continue
+            verdict = classify_message(str(record["message"]))
+            out.write(json.dumps({"id": record["id"], "category": verdict.category, "retryable": verdict.retryable,
+                                  "action": verdict.action, "rule_id": verdict.rule_id}) + "\n")
+    if bad:
+        print(f"ghostwatch triage: {bad} line(s) of {path} could not be used (see above); the others were classified",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_HEALTHY
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, None, f"not valid JSON ({exc.msg})"
+                continue
+            if not isinstance(record, dict) or "id" not in record or "message" not in record:
+                yield number, None, "expected an object with `id` and `message`"
+                continue
+            yield number, record, None
+
+
+class _open_output:
+    """stdout, or a file opened for writing (created with its folder)."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.handle: IO[str] | None = None
+
+    def __enter__(self) -> IO[str]:
+        if self.path is None:
+            return sys.stdout
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = self.path.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise TriageCliError(f"cannot write {self.path}: {exc}") from None
+        return self.handle
+
+    def __exit__(self, *exc) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _collect_job_evidence(args: argparse.Namespace) -> Path:
+    """Download a workspace job's evidence with the Azure ML backend (imported only here: it pulls the Azure SDK)."""
+    subscription = args.subscription or os.environ.get("AZUREML_SUBSCRIPTION_ID") or os.environ.get("AZURE_SUBSCRIPTION_ID")
+    group = args.resource_group or os.environ.get("AZUREML_RESOURCE_GROUP") or os.environ.get("AZURE_RESOURCE_GROUP")
+    workspace = args.workspace or os.environ.get("AZUREML_WORKSPACE") or os.environ.get("AZURE_ML_WORKSPACE")
+    missing = [name for name, value in (("--subscription", subscription), ("--resource-group", group),
+                                        ("--workspace", workspace)) if not value]
+    if missing:
+        raise TriageCliError(f"--job needs the workspace: pass {', '.join(missing)} (or set AZUREML_SUBSCRIPTION_ID, "
+                             "AZUREML_RESOURCE_GROUP, AZUREML_WORKSPACE)")
+    try:
+        from tasks.backends.azureml import AzureMLBackend
+        from tasks.backends.base import JobHandle
+        from tasks.config import AzureMLSettings
+    except ImportError as exc:
+        raise TriageCliError(f"--job needs the Azure ML backend (tasks/backends/azureml.py and azure-ai-ml), which "
+                             f"could not be imported: {exc}. Download the evidence with `az ml job download --name "
+                             f"{args.job} --all --download-path DIR` and run `ghostwatch triage --evidence DIR`.") from None
+    settings = AzureMLSettings(subscription_id=subscription, resource_group=group, workspace_name=workspace)
+    dest = args.dest or Path("ghostwatch-evidence") / args.job
+    try:
+        backend = AzureMLBackend.from_settings(settings)
+        return Path(backend.collect_evidence(JobHandle(backend=backend.name, name=args.job), dest))
+    except Exception as exc:  # noqa: BLE001 - any SDK/auth failure becomes one clear line, not a traceback
+        raise TriageCliError(f"could not download the evidence of job {args.job!r} from workspace {workspace!r}: "
+                             f"{type(exc).__name__}: {exc}") from None
+
+
+def _read_job(evidence: Path) -> dict | None:
+    try:
+        data = json.loads((Path(evidence) / "job.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value

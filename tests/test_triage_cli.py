@@ -1,0 +1,108 @@
+"""`ghostwatch triage` from a shell: evidence folders, a message corpus, and a workspace job."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tasks.triage_cli import add_triage_parser, run_triage
+
+EVIDENCE = Path(__file__).parent / "data" / "triage" / "evidence"
+
+
+def _run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ghostwatch")
+    add_triage_parser(parser.add_subparsers(dest="command", required=True))
+    return run_triage(parser.parse_args(["triage", *argv]))
+
+
+def test_evidence_json_verdict(capsys):
+    status = _run(["--evidence", str(EVIDENCE / "seed_data_not_found"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert status == 1
+    assert {"category", "retryable", "action", "summary", "evidence"} <= set(out)
+    assert (out["category"], out["retryable"], out["action"]) == ("data_not_found", False, "stop")
+    assert any(e["file"].endswith("data-capability.log") for e in out["evidence"])
+
+
+def test_evidence_markdown_and_report_dir(tmp_path, capsys):
+    status = _run(["--evidence", str(EVIDENCE / "healthy_completed"), "--report-dir", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert captured.out.startswith("# Investigation report: brave_river_x81p0c")
+    assert (tmp_path / "out" / "investigation_report.md").is_file()
+    assert json.loads((tmp_path / "out" / "verdict.json").read_text())["category"] == "none"
+
+
+def test_expected_videos_flag_reaches_the_output_checks(capsys):
+    status = _run(["--evidence", str(EVIDENCE / "healthy_completed"), "--expected-videos", "120", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert status == 1 and out["category"] == "output_invalid" and "100 of 120" in out["summary"]
+
+
+def test_missing_evidence_folder_is_bad_input(tmp_path, capsys):
+    assert _run(["--evidence", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_classify_jsonl_writes_one_line_per_input(tmp_path, capsys):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join([
+        json.dumps({"id": "a", "message": "Error Code: ScriptExecution.StreamAccess.NotFound"}),
+        json.dumps({"id": "b", "message": "torch.OutOfMemoryError: CUDA out of memory."}),
+        json.dumps({"id": 3, "message": "nothing recognisable"}),
+    ]) + "\n", encoding="utf-8")
+    out_file = tmp_path / "out" / "classified.jsonl"
+    assert _run(["--classify-jsonl", str(corpus), "--output", str(out_file)]) == 0
+    rows = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert [(r["id"], r["category"], r["retryable"], r["action"]) for r in rows] == [
+        ("a", "data_not_found", False, "stop"), ("b", "cuda_oom", True, "resubmit_smaller_batch"),
+        (3, "other", False, "stop")]
+
+
+def test_classify_jsonl_reports_bad_lines_and_keeps_the_rest(tmp_path, capsys):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"id": "ok", "message": "PreemptionError: Nodes of this job got pre-empted"}\n'
+                      "not json\n"
+                      '{"message": "no id"}\n', encoding="utf-8")
+    status = _run(["--classify-jsonl", str(corpus)])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert [json.loads(l)["id"] for l in captured.out.splitlines()] == ["ok"]
+    assert f"{corpus}:2: not valid JSON" in captured.err and f"{corpus}:3: expected an object" in captured.err
+
+
+def test_job_without_workspace_settings_is_bad_input(monkeypatch, capsys):
+    for name in ("AZUREML_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID", "AZUREML_RESOURCE_GROUP", "AZURE_RESOURCE_GROUP",
+                 "AZUREML_WORKSPACE", "AZURE_ML_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+    assert _run(["--job", "stoic_kitchen_mz0lhlfq29", "--resource-group", "rg"]) == 2
+    err = capsys.readouterr().err
+    assert "--subscription" in err and "--workspace" in err and "--resource-group," not in err
+
+
+def test_job_when_the_backend_cannot_be_imported(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tasks.backends.azureml", None)  # what an install without azure-ai-ml looks like
+    status = _run(["--job", "j1", "--subscription", "s", "--resource-group", "rg", "--workspace", "ws"])
+    err = capsys.readouterr().err
+    assert status == 2 and "could not be imported" in err and "az ml job download --name j1 --all" in err
+
+
+def test_parser_needs_exactly_one_source():
+    with pytest.raises(SystemExit):
+        _run([])
+    with pytest.raises(SystemExit):
+        _run(["--evidence", "a", "--job", "b"])
+
+
+def test_triage_imports_neither_torch_nor_the_azure_sdk():
+    import subprocess
+
+    code = ("import sys, tasks.triage, tasks.triage_cli; "
+            "print(sorted(m for m in ('torch', 'transformers', 'azure.ai.ml', 'prefect') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    assert out == "[]"
