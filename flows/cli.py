@@ -80,25 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     _add_sample_data(sub)
-    from tasks.preflight_cli import add_preflight_parser
-    from tasks.triage_cli import add_triage_parser
+    from tasks.preflight_cli import add_preflight_parser, run_preflight_cli
+    from tasks.triage_cli import add_triage_parser, run_triage
 
-    add_preflight_parser(sub)
-    add_triage_parser(sub)
+    add_preflight_parser(sub).set_defaults(handler=run_preflight_cli)
+    add_triage_parser(sub).set_defaults(handler=run_triage)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        # Subcommands from tasks/ register their runner under their own names.
-        from tasks.preflight_cli import run_preflight_cli
-        from tasks.triage_cli import run_triage
-
-        handler = {"preflight": run_preflight_cli, "triage": run_triage}[args.command]
-    return handler(args)
+    return args.handler(args)
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def test_missing_datastore_path_fails_before_submission_and_alerts(prefect_harne
     assert not (run_folder / "jobs").exists(), "no job was started"
     report = Path(summary["report"]).read_text()
     assert str(missing) in report and "DADA-100-video" in report  # names the path and the nearest existing one
-    assert "## Recommendations" in report or "Recommendations" in report
+    assert "## Recommendations" in report
     assert len(slack.posts) == 1
     posted = json.dumps(slack.posts[0]["json"])
     assert "data_not_found" in posted and "testtoken" not in posted
@@ -94,4 +94,4 @@ def test_failed_job_is_triaged_and_reported(prefect_harness, datastore, tmp_path
     assert not ok and summary["state"] == "Failed"
     assert summary["category"] in {"model_load_failed", "user_script_error"}
     assert summary["attempts"] and summary["attempts"][0]["state"] == "Failed"
-    assert "Root cause" in Path(summary["report"]).read_text()
+    assert "## Root Cause" in Path(summary["report"]).read_text()
