@@ -5,7 +5,6 @@ Prefect task over plain code in tasks/.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,8 @@ from tasks.backends.factory import make_backend
 from tasks.backends.watch import PollPolicy
 from tasks.config import RunConfig
 from tasks.notify import Alert, resolve_webhook
-from tasks.run_context import active_jobs, alert_for, build_triage_context, preflight_options, preflight_verdict
+from tasks.run_context import alert_for, build_triage_context, preflight_options, preflight_verdict
+from tasks.run_state import active_job, clear_active_job, mark_alerted, record_active_job, run_folder_for, was_alerted
 from tasks.stages import check_data, publish_report, publish_results, send_alert, submit_job, triage, watch
 
 
@@ -36,17 +36,6 @@ class RunSummary:
     predictions: str | None = None
     results_summary: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _run_folder(config: RunConfig) -> Path:
-    flow_run_id = str(runtime.flow_run.id or "local")
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    root = Path(config.run_dir).expanduser().resolve()
-    # A retried flow run finds the folder it already started, so its job outputs (and resume state) carry over.
-    existing = sorted(root.glob(f"*-{flow_run_id[:8]}")) if root.exists() else []
-    folder = existing[0] if existing else root / f"{stamp}-{flow_run_id[:8]}"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _body(markdown: str) -> str:
@@ -68,27 +57,43 @@ def _poll_policy(config: RunConfig) -> PollPolicy:
 def _alert_and_fail(config: RunConfig, verdict, report_path: Path, summary: RunSummary):
     webhook = resolve_webhook(config.slack_webhook_url.get_secret_value() if config.slack_webhook_url else None)
     send_alert(alert_for(verdict, report_path, summary.run_folder), webhook, report_path)
-    active_jobs.mark_alerted(runtime.flow_run.id)
+    mark_alerted(Path(summary.run_folder))
     return Failed(message=f"{verdict.category}: {verdict.summary}", data=summary)
+
+
+def _hook_context(flow_run) -> tuple[RunConfig | None, Path | None]:
+    """The run's config and folder, rebuilt from the flow run's parameters (hooks may run in another process)."""
+    try:
+        config = RunConfig.model_validate(flow_run.parameters.get("config") or {})
+    except Exception:  # invalid parameters: the run never started, so there is nothing to cancel
+        return None, None
+    return config, run_folder_for(config.run_dir, str(flow_run.id), create=False)
 
 
 def _cancel_active_job(flow, flow_run, state) -> None:
     """On cancellation or crash, stop the job this flow run started, so no A100 keeps running for nobody."""
-    active_jobs.cancel(flow_run.id)
+    config, folder = _hook_context(flow_run)
+    handle = active_job(folder) if folder else None
+    if handle is None:
+        return
+    make_backend(config, folder).cancel(handle)
+    clear_active_job(folder)
+    print(f"ghostwatch: cancelled job {handle.name} of flow run {flow_run.name}")
 
 
 def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
-    """Backstop: a run that failed or crashed outside triage (a bug, a lost worker) still alerts."""
-    active_jobs.cancel(flow_run.id)
-    if active_jobs.was_alerted(flow_run.id):
+    """Backstop: a run that failed or crashed outside triage (a bug, a lost worker) still cancels its job and alerts."""
+    _cancel_active_job(flow, flow_run, state)
+    config, folder = _hook_context(flow_run)
+    if folder and was_alerted(folder):
         return
+    from tasks.notify import post_alert
     from tasks.run_context import alert_for_crash
 
-    webhook = resolve_webhook()
+    secret = config.slack_webhook_url.get_secret_value() if config and config.slack_webhook_url else None
+    webhook = resolve_webhook(secret)
     alert = alert_for_crash(flow_run.name, state)
     if webhook:
-        from tasks.notify import post_alert
-
         post_alert(alert, webhook)
     else:
         print(f"ghostwatch: {alert.title}: {alert.summary}")
@@ -104,7 +109,7 @@ def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
 def ghost_probing(config: RunConfig) -> RunSummary:
     """Run ghost-probing detection over a datastore of dashcam videos, end to end."""
     logger = get_run_logger()
-    run_folder = _run_folder(config)
+    run_folder = run_folder_for(config.run_dir, str(runtime.flow_run.id or "local"))
     summary = RunSummary(ok=False, category="other", summary="", run_folder=str(run_folder))
     logger.info("run folder: %s", run_folder)
 
@@ -144,9 +149,9 @@ def ghost_probing(config: RunConfig) -> RunSummary:
             attempt=attempt,
         )
         handle = submit_job(backend, spec)
-        active_jobs.register(runtime.flow_run.id, backend, handle)
+        record_active_job(run_folder, handle)
         outcome = watch(backend, handle, run_folder / f"evidence-attempt-{attempt}", _poll_policy(config))
-        active_jobs.clear(runtime.flow_run.id)
+        clear_active_job(run_folder)
         verdict = triage(outcome.evidence_dir, build_triage_context(config, preflight, outcome))
         attempts.append(
             AttemptRecord(attempt=attempt, job_name=handle.name, state=outcome.state.value, category=verdict.category, action=verdict.action)

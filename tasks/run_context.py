@@ -1,52 +1,12 @@
-"""Glue between stages: turning a RunConfig and stage results into the next stage's inputs, and the run's live jobs."""
+"""Glue between stages: turning a RunConfig and stage results into the next stage's inputs and alerts."""
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
-from typing import Any
 
-from tasks.backends.base import JobBackend, JobHandle, JobOutcome
+from tasks.backends.base import JobOutcome
 from tasks.config import RunConfig
 from tasks.notify import Alert
-
-
-class ActiveJobs:
-    """The job each flow run is waiting on, so cancellation and crash hooks can stop it; and which runs alerted."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: dict[str, tuple[JobBackend, JobHandle]] = {}
-        self._alerted: set[str] = set()
-
-    def register(self, run_id: Any, backend: JobBackend, handle: JobHandle) -> None:
-        with self._lock:
-            self._jobs[str(run_id)] = (backend, handle)
-
-    def clear(self, run_id: Any) -> None:
-        with self._lock:
-            self._jobs.pop(str(run_id), None)
-
-    def cancel(self, run_id: Any) -> bool:
-        """Cancel the run's job if one is live; True when a cancel was sent."""
-        with self._lock:
-            entry = self._jobs.pop(str(run_id), None)
-        if entry is None:
-            return False
-        backend, handle = entry
-        backend.cancel(handle)
-        return True
-
-    def mark_alerted(self, run_id: Any) -> None:
-        with self._lock:
-            self._alerted.add(str(run_id))
-
-    def was_alerted(self, run_id: Any) -> bool:
-        with self._lock:
-            return str(run_id) in self._alerted
-
-
-active_jobs = ActiveJobs()
 
 
 def datastore_resolver(settings):

@@ -69,3 +69,28 @@ def test_missing_output_folder_is_said_in_the_evidence(tmp_path):
     (tmp_path / "outputs").rmdir()
     ev = b.collect_evidence(handle, tmp_path / "ev2")
     assert "does not exist" in (ev / "outputs" / "NOT_COLLECTED.txt").read_text()
+
+
+def test_cancel_from_another_process_uses_the_recorded_pid(tmp_path):
+    b = backend(tmp_path, "sleep")
+    handle = b.submit(spec(tmp_path))
+    # A hook in another process knows only the recorded handle: a fresh backend object stands in for it.
+    other = backend(tmp_path, "sleep")
+    other.cancel(handle)
+    b._jobs["gw-test-a1"].process.wait(timeout=30)
+    assert b._jobs["gw-test-a1"].process.returncode == -15
+
+
+def test_cancel_never_signals_a_recycled_pid(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        from tasks.backends.base import JobHandle
+
+        backend(tmp_path, "sleep").cancel(JobHandle(backend="local", name="gone", details={"pid": bystander.pid}))
+        assert bystander.poll() is None
+    finally:
+        os.killpg(bystander.pid, 9)

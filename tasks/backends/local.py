@@ -117,9 +117,16 @@ class LocalBackend:
         )
 
     def cancel(self, handle: JobHandle) -> None:
-        """Stop the job's process group: SIGTERM, then SIGKILL after a grace period."""
+        """Stop the job's process group: SIGTERM, then SIGKILL after a grace period.
+
+        A handle from another process (a cancellation hook run by a worker) is stopped through its recorded pid, but
+        only while that pid still runs this job's module, so a recycled pid is never signalled.
+        """
         job = self._jobs.get(handle.name)
-        if job is None or job.process.poll() is not None:
+        if job is None:
+            self._cancel_foreign(handle)
+            return
+        if job.process.poll() is not None:
             return
         job.cancelled = True
         self._lifecycle(job.work_dir, _utcnow(), "Cancel requested; stopping the user process")
@@ -129,6 +136,22 @@ class LocalBackend:
         except subprocess.TimeoutExpired:
             os.killpg(job.process.pid, signal.SIGKILL)
             job.process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+    def _cancel_foreign(self, handle: JobHandle) -> None:
+        pid = handle.details.get("pid")
+        try:
+            cmdline = Path(f"/proc/{int(pid)}/cmdline").read_bytes().split(b"\0") if pid else []
+        except (OSError, ValueError):
+            return
+        if self.job_module.encode() not in cmdline:
+            return
+        work_dir = Path(handle.details.get("work_dir", self.work_root / handle.name))
+        if (work_dir / "system_logs" / "lifecycler").exists():
+            self._lifecycle(work_dir, _utcnow(), "Cancel requested; stopping the user process")
+        try:
+            os.killpg(int(pid), signal.SIGTERM)
         except ProcessLookupError:
             pass
 
