@@ -48,6 +48,31 @@ def describe(summary: dict[str, Any]) -> str:
             except json.JSONDecodeError:
                 continue
             outcome = f"error: {row['error']}" if row.get("error") else f"verdict={row.get('verdict')}"
-            label = f"  label={row['label']}" if row.get("label") else ""
+            if row.get("start_second") is not None:
+                outcome += f" from {row['start_second']}s"
+            label = f"  (label: {row['label']})" if row.get("label") else ""
             lines.append(f"  {row.get('video')}: {outcome}{label}")
+    metrics = _metrics(summary.get("results_summary"))
+    if metrics:
+        base = metrics.get("baseline_always_positive") or {}
+        lines.append(
+            f"metrics on {metrics.get('n')} labelled videos: F1 {_num(metrics.get('f1'))} (always-yes baseline "
+            f"{_num(base.get('f1'))}), precision {_num(metrics.get('precision'))}, recall {_num(metrics.get('recall'))}, "
+            f"MCC {_num(metrics.get('mcc'))}"
+        )
     return "\n".join(lines)
+
+
+def _num(value) -> str:
+    """A metric for people: 3 decimals, or n/a where it is undefined (no positives predicted, say)."""
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "n/a"
+
+
+def _metrics(summary_path: str | None) -> dict | None:
+    if not summary_path or not Path(summary_path).exists():
+        return None
+    try:
+        metrics = json.loads(Path(summary_path).read_text()).get("metrics")
+    except (OSError, ValueError):
+        return None
+    return metrics if isinstance(metrics, dict) and "f1" in metrics else None

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.demo import MISSING_FOLDER
+from flows.demo import DEMO_FRAMES, DEMO_MAX_NEW_TOKENS, DEMO_SEED, DEMO_VIDEOS, MISSING_FOLDER, build_demo_model
 from flows.run import run_and_describe
 from tasks.config import RunConfig
 from tasks.sample_data import make_sample_dataset
@@ -15,18 +15,20 @@ pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    import subprocess
-    import sys
-
-    folder = tmp_path_factory.mktemp("tiny-model")
-    subprocess.run([sys.executable, "-m", "inference.tiny_model", str(folder)], check=True)
-    return folder
+    """The demo's model: tiny, built offline and fitted to answer the prompt (about a minute on 2 cores)."""
+    root = tmp_path_factory.mktemp("tiny-model")
+    return build_demo_model(root / "model", root / "train-clips")
 
 
 @pytest.fixture(scope="module")
 def datastore(tmp_path_factory):
+    """The demo's 8 clips, plus one corrupt clip that the job must record with its error and go past."""
     root = tmp_path_factory.mktemp("datastore")
-    data = make_sample_dataset(root / "DADA-100-video", videos=4, seed=5, corrupt=1)
+    data = make_sample_dataset(root / "DADA-100-video", videos=DEMO_VIDEOS, seed=DEMO_SEED)
+    corrupt = data.folder / "images_2_001.avi"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00AVI LIST" + bytes(range(256)) * 8)
+    data.videos.append(corrupt)
+    data.corrupt.append(corrupt)
     return data
 
 
@@ -34,10 +36,10 @@ def config_for(datastore, tiny_model, tmp_path, **overrides) -> RunConfig:
     values = dict(
         video_uri=str(datastore.folder),
         labels_path=str(datastore.labels_path),
-        expected_count=4,
+        expected_count=DEMO_VIDEOS + 1,
         model=str(tiny_model),
-        num_frames=8,
-        max_new_tokens=24,
+        num_frames=DEMO_FRAMES,
+        max_new_tokens=DEMO_MAX_NEW_TOKENS,
         run_dir=str(tmp_path / "runs"),
         max_attempts=1,
         poll_initial_seconds=0.3,
