@@ -14,13 +14,17 @@ from prefect import flow, get_run_logger, runtime
 from prefect.states import Completed, Failed
 
 from tasks.backends.base import JobSpec
-from tasks.backends.factory import make_backend
+from tasks.backends.factory import job_output_location, make_backend
 from tasks.backends.watch import PollPolicy
 from tasks.config import RunConfig
 from tasks.notify import Alert, resolve_webhook
-from tasks.run_context import alert_for, build_triage_context, preflight_options, preflight_verdict
+from tasks.run_context import (
+    alert_for, build_triage_context, preflight_options, preflight_verdict, workspace_verdict,
+)
 from tasks.run_state import active_job, clear_active_job, mark_alerted, record_active_job, run_folder_for, was_alerted
-from tasks.stages import check_data, publish_report, publish_results, send_alert, submit_job, triage, watch
+from tasks.stages import (
+    check_data, check_workspace, publish_report, publish_results, send_alert, submit_job, triage, watch,
+)
 
 
 @dataclass
@@ -109,60 +113,42 @@ def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
 def ghost_probing(config: RunConfig) -> RunSummary:
     """Run ghost-probing detection over a datastore of dashcam videos, end to end."""
     logger = get_run_logger()
+    run_key = str(runtime.flow_run.id or "local")[:8]
     run_folder = run_folder_for(config.run_dir, str(runtime.flow_run.id or "local"))
     summary = RunSummary(ok=False, category="other", summary="", run_folder=str(run_folder))
     logger.info("run folder: %s", run_folder)
 
     preflight = check_data(preflight_options(config))
     if not preflight.passed:
-        verdict = preflight_verdict(preflight)
-        paths = publish_report(verdict, run_folder, job=None, attempts=[], extra_sections={"Preflight": _body(preflight.to_markdown())})
-        summary.category, summary.summary = verdict.category, verdict.summary
-        summary.report, summary.verdict_json = str(paths.markdown), str(paths.verdict_json)
-        logger.error("preflight failed; nothing was submitted: %s", verdict.summary)
-        return _alert_and_fail(config, verdict, paths.markdown, summary)
+        logger.error("preflight failed; nothing was submitted")
+        return _finish(config, preflight_verdict(preflight), summary, extra={"Preflight": _body(preflight.to_markdown())})
 
     backend = make_backend(config, run_folder)
-    outputs_dir = run_folder / "outputs"
+    output_location = job_output_location(config, run_folder, run_key)
     current: dict[str, Any] = {
         "use_identity": preflight.access.use_identity,
         "batch_size": config.batch_size,
         "num_frames": config.num_frames,
+        "compute": config.azureml.compute if config.azureml else None,
     }
     from tasks.triage import AttemptRecord, plan_remediation
 
     attempts: list[AttemptRecord] = []
-    verdict = outcome = None
     for attempt in range(1, config.max_attempts + 1):
-        spec = JobSpec(
-            name=f"gw-{str(runtime.flow_run.id or 'local')[:8]}-a{attempt}",
-            video_input=preflight.access.job_input,
-            output_dir=str(outputs_dir),
-            model=config.model,
-            model_family=config.model_family,
-            num_frames=current["num_frames"],
-            batch_size=current["batch_size"],
-            max_new_tokens=config.max_new_tokens,
-            labels=config.labels_path,
-            limit=config.limit,
-            use_identity=current["use_identity"],
-            attempt=attempt,
-        )
+        spec = _job_spec(config, preflight, current, f"gw-{run_key}-a{attempt}", output_location, attempt)
+        if attempt == 1 and (problems := check_workspace(backend, spec)):
+            return _finish(config, workspace_verdict(problems), summary)
         handle = submit_job(backend, spec)
         record_active_job(run_folder, handle)
         outcome = watch(backend, handle, run_folder / f"evidence-attempt-{attempt}", _poll_policy(config))
         clear_active_job(run_folder)
         verdict = triage(outcome.evidence_dir, build_triage_context(config, preflight, outcome))
-        attempts.append(
-            AttemptRecord(attempt=attempt, job_name=handle.name, state=outcome.state.value, category=verdict.category, action=verdict.action)
-        )
+        attempts.append(AttemptRecord(attempt=attempt, job_name=handle.name, state=outcome.state.value,
+                                      category=verdict.category, action=verdict.action))
         if verdict.category == "none":
             break
         step = plan_remediation(
-            verdict,
-            attempts,
-            current,
-            config.max_attempts,
+            verdict, attempts, current, config.max_attempts,
             dedicated_compute=config.azureml.dedicated_compute if config.azureml else None,
             dedicated_after_preemptions=config.azureml.dedicated_after_preemptions if config.azureml else 2,
         )
@@ -170,19 +156,45 @@ def ghost_probing(config: RunConfig) -> RunSummary:
             break
         logger.warning("remediation after attempt %d: %s (%s)", attempt, step.action, step.reason)
         attempts[-1].note = f"{step.action}: {step.reason}"
+        if step.overrides.get("compute") and step.overrides["compute"] != current["compute"]:
+            backend = backend.with_compute(step.overrides["compute"])
         current.update(step.overrides)
 
-    results = publish_results(outputs_dir)
-    paths = publish_report(verdict, run_folder, job=outcome.status.to_dict(), attempts=attempts)
-    summary.category, summary.summary = verdict.category, verdict.summary
-    summary.report, summary.verdict_json = str(paths.markdown), str(paths.verdict_json)
-    summary.attempts = [vars(a) for a in attempts]
+    outputs_dir = outcome.evidence_dir / "outputs"
+    if publish_results(outputs_dir) is not None:
+        summary.results_summary = str(outputs_dir / "summary.json")
     if (outputs_dir / "predictions.jsonl").exists():
         summary.predictions = str(outputs_dir / "predictions.jsonl")
-    if results is not None:
-        summary.results_summary = str(outputs_dir / "summary.json")
+    summary.attempts = [vars(a) for a in attempts]
+    return _finish(config, verdict, summary, job=outcome.status.to_dict(), attempts=attempts)
+
+
+def _job_spec(config: RunConfig, preflight, current: dict[str, Any], name: str, output: str, attempt: int) -> JobSpec:
+    """One attempt's job: the run's parameters with the remediation overrides so far."""
+    return JobSpec(
+        name=name,
+        video_input=preflight.access.job_input,
+        output_dir=output,
+        model=config.model,
+        model_family=config.model_family,
+        num_frames=current["num_frames"],
+        batch_size=current["batch_size"],
+        max_new_tokens=config.max_new_tokens,
+        # A local label file cannot reach an Azure ML job; triage still checks that job's outputs against it.
+        labels=config.labels_path if config.backend == "local" else None,
+        limit=config.limit,
+        use_identity=current["use_identity"],
+        attempt=attempt,
+    )
+
+
+def _finish(config: RunConfig, verdict, summary: RunSummary, job: dict | None = None, attempts=(), extra=None):
+    """Publish the report; a healthy verdict completes the run, anything else alerts and fails it."""
+    paths = publish_report(verdict, Path(summary.run_folder), job=job, attempts=list(attempts), extra_sections=extra)
+    summary.category, summary.summary = verdict.category, verdict.summary
+    summary.report, summary.verdict_json = str(paths.markdown), str(paths.verdict_json)
     if verdict.category != "none":
         return _alert_and_fail(config, verdict, paths.markdown, summary)
     summary.ok = True
-    logger.info("done: %s", json.dumps({"report": summary.report, "predictions": summary.predictions}))
+    get_run_logger().info("done: %s", json.dumps({"report": summary.report, "predictions": summary.predictions}))
     return Completed(message=verdict.summary, data=summary)

@@ -24,6 +24,9 @@ class AzureMLSettings(BaseModel):
         description="azureml:// folder for the run's outputs, stable across attempts so a resubmitted job resumes; "
         "default: workspaceblobstore/paths/ghostwatch/<flow run>/",
     )
+    input_mode: Literal["ro_mount", "download"] | None = Field(
+        None, description="How the job reads the videos: ro_mount (stream on demand) or download; default: the job YAML's."
+    )
     queue_budget_minutes: float | None = Field(
         240, ge=1, description="Cancel the job if it has not started running after this many minutes in the queue."
     )

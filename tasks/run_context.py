@@ -53,6 +53,18 @@ def preflight_verdict(result):
     return verdict_for_category(first.category if first.category != "data_quality" else "job_config_invalid", summary, evidence, details)
 
 
+def workspace_verdict(problems: list[str]):
+    """A triage Verdict for workspace checks that block submission; the catalogue names the category of the first."""
+    from tasks.triage import EvidenceLine, classify_message, verdict_for_category
+
+    category = classify_message(problems[0]).category
+    if category in ("other", "none"):
+        category = "job_config_invalid"
+    evidence = [EvidenceLine(file="workspace check", line=None, text=p) for p in problems]
+    summary = problems[0] if len(problems) == 1 else f"{problems[0]} (and {len(problems) - 1} more problem(s))"
+    return verdict_for_category(category, summary, evidence, {"stage": "workspace check (before submission: no job was started)"})
+
+
 def build_triage_context(config: RunConfig, preflight, outcome: JobOutcome):
     """What triage should expect of the job's outputs: how many videos, and whether the labels hold both classes."""
     from tasks.triage import TriageContext

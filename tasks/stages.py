@@ -36,6 +36,29 @@ def check_data(options) -> Any:
     return result
 
 
+@task(name="check-workspace", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
+      retry_condition_fn=lambda task, run, state: _is_transient(state))
+def check_workspace(backend: JobBackend, spec: JobSpec) -> list[str]:
+    """Compute, environment and paths checked before anything is queued; returns the problems that block."""
+    problems = backend.check_workspace(spec)
+    for problem in problems:
+        get_run_logger().error("workspace check: %s", problem)
+    return problems
+
+
+def _is_transient(state) -> bool:
+    """Retry only what a retry can fix: the network, not a wrong compute name or a refused credential."""
+    from tasks.backends.watch import TransientBackendError
+
+    try:
+        state.result()
+    except TransientBackendError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
 @task(name="submit-job", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def submit_job(backend: JobBackend, spec: JobSpec) -> JobHandle:
     """Submit one attempt (a retried task re-attaches to the job of the same name rather than queueing another)."""
@@ -79,7 +102,7 @@ def publish_report(verdict, run_folder: Path, job: dict | None, attempts: list, 
 
 @task(name="publish-results", cache_policy=NO_CACHE)
 def publish_results(outputs_dir: Path) -> dict | None:
-    """Publish the job's predictions as a table artifact; returns summary.json's content, if any."""
+    """Publish the job's predictions (from its collected evidence) as a table artifact; returns summary.json, if any."""
     predictions = outputs_dir / "predictions.jsonl"
     rows = []
     if predictions.exists():

@@ -16,7 +16,7 @@ os.environ.pop("SLACK_WEBHOOK_URL", None)  # a developer's own webhook must neve
 
 import pytest  # noqa: E402
 
-pytest_plugins = ["tests.azurite_fixtures"]
+pytest_plugins = ["tests.azurite_fixtures", "tests.azureml_fake.fixtures"]
 
 
 @pytest.fixture(scope="session")

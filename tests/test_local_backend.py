@@ -90,7 +90,9 @@ def test_cancel_never_signals_a_recycled_pid(tmp_path):
     try:
         from tasks.backends.base import JobHandle
 
-        backend(tmp_path, "sleep").cancel(JobHandle(backend="local", name="gone", details={"pid": bystander.pid}))
+        # The job that had this pid started at another time: the bystander merely reuses its number.
+        handle = JobHandle(backend="local", name="gone", details={"pid": bystander.pid, "process_start": "1"})
+        backend(tmp_path, "sleep").cancel(handle)
         assert bystander.poll() is None
     finally:
         os.killpg(bystander.pid, 9)

@@ -145,9 +145,12 @@ class JobOutcome:
 
 
 class JobBackend(Protocol):
-    """Where the inference job runs. One small seam: implement these four methods."""
+    """Where the inference job runs. One small seam: implement these five methods."""
 
     name: str
+
+    def check_workspace(self, spec: JobSpec) -> list[str]:
+        """Problems that would stop this job before it runs (compute, environment, paths); empty means go."""
 
     def submit(self, spec: JobSpec) -> JobHandle:
         """Start one attempt of the job (or re-attach to an identical one already submitted)."""

@@ -25,3 +25,16 @@ def make_backend(config: RunConfig, run_folder: Path) -> JobBackend:
     from tasks.backends.azureml import AzureMLBackend
 
     return AzureMLBackend.from_settings(config.azureml)
+
+
+def job_output_location(config: RunConfig, run_folder: Path, run_key: str) -> str:
+    """Where the job writes, stable for the flow run so a resubmitted job resumes from its predecessor's predictions.
+
+    Local: `<run folder>/outputs`. Azure ML: a datastore folder (`azureml.output_datastore_path`, or
+    workspaceblobstore/paths/ghostwatch/<run>/), mounted read-write by every attempt.
+    """
+    if config.backend == "local":
+        return str(run_folder / "outputs")
+    from tasks.backends.azureml_workspace import default_output_uri
+
+    return default_output_uri(config.azureml, run_key)

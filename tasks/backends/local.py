@@ -26,6 +26,16 @@ def _utcnow() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _process_start(pid: int | str) -> str | None:
+    """The kernel's start time of a process (field 22 of /proc/<pid>/stat): with the pid, it names one process."""
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count fields after its closing parenthesis.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
 @dataclass
 class _LocalJob:
     process: subprocess.Popen
@@ -64,6 +74,15 @@ class LocalBackend:
     def command(self, spec: JobSpec) -> list[str]:
         """The job's command line."""
         return [self.python, "-u", "-m", self.job_module, *spec.job_arguments()]
+
+    def check_workspace(self, spec: JobSpec) -> list[str]:
+        """Problems that would stop the job before it starts: the interpreter and the job's input folder."""
+        problems = []
+        if not Path(self.python).exists():
+            problems.append(f"the job's Python interpreter {self.python} does not exist")
+        if not Path(spec.video_input).is_dir():
+            problems.append(f"the job's video folder {spec.video_input} does not exist on this machine")
+        return problems
 
     def submit(self, spec: JobSpec) -> JobHandle:
         """Start the job's process; a job of the same name that is still known re-attaches instead."""
@@ -120,7 +139,8 @@ class LocalBackend:
         """Stop the job's process group: SIGTERM, then SIGKILL after a grace period.
 
         A handle from another process (a cancellation hook run by a worker) is stopped through its recorded pid, but
-        only while that pid still runs this job's module, so a recycled pid is never signalled.
+        only while that pid is still the process that was started (same kernel start time): a recycled pid is never
+        signalled.
         """
         job = self._jobs.get(handle.name)
         if job is None:
@@ -141,12 +161,8 @@ class LocalBackend:
 
     def _cancel_foreign(self, handle: JobHandle) -> None:
         pid = handle.details.get("pid")
-        try:
-            cmdline = Path(f"/proc/{int(pid)}/cmdline").read_bytes().split(b"\0") if pid else []
-        except (OSError, ValueError):
-            return
-        if self.job_module.encode() not in cmdline:
-            return
+        if not pid or _process_start(pid) != handle.details.get("process_start"):
+            return  # gone, or the pid now belongs to another process
         work_dir = Path(handle.details.get("work_dir", self.work_root / handle.name))
         if (work_dir / "system_logs" / "lifecycler").exists():
             self._lifecycle(work_dir, _utcnow(), "Cancel requested; stopping the user process")
@@ -186,7 +202,12 @@ class LocalBackend:
             backend=self.name,
             name=name,
             attempt=attempt,
-            details={"pid": job.process.pid, "work_dir": str(job.work_dir), "output_dir": job.spec.output_dir},
+            details={
+                "pid": job.process.pid,
+                "process_start": _process_start(job.process.pid),
+                "work_dir": str(job.work_dir),
+                "output_dir": job.spec.output_dir,
+            },
         )
 
     @staticmethod

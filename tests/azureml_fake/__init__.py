@@ -1,0 +1,1 @@
+"""A local HTTPS fake of the Azure ML REST surface (server), its scripted job lifecycles, and pytest fixtures."""
