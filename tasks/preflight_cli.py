@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
+
+from tasks.workspace_args import add_workspace_arguments, workspace_settings
 
 
 def _count(text: str) -> int | None:
@@ -54,12 +55,7 @@ def add_preflight_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--probe-sample", type=_positive, default=None,
                         help="how many videos to decode (default: all in a local folder, 10 from blob storage)")
     parser.add_argument("--concurrency", type=_positive, default=4, help="probes at a time (default 4)")
-    parser.add_argument("--subscription-id", default=os.environ.get("AZURE_SUBSCRIPTION_ID"),
-                        help="Azure ML workspace subscription, for azureml:// URIs (default $AZURE_SUBSCRIPTION_ID)")
-    parser.add_argument("--resource-group", default=os.environ.get("AZURE_RESOURCE_GROUP"),
-                        help="Azure ML workspace resource group (default $AZURE_RESOURCE_GROUP)")
-    parser.add_argument("--workspace-name", default=os.environ.get("AZUREML_WORKSPACE_NAME"),
-                        help="Azure ML workspace name (default $AZUREML_WORKSPACE_NAME)")
+    add_workspace_arguments(parser, "for azureml:// URIs")
     parser.add_argument("--json", action="store_true", help="print the whole result (manifest included) as JSON")
     parser.set_defaults(handler=run_preflight_cli)
     return parser
@@ -96,13 +92,7 @@ def _workspace(args: argparse.Namespace):
     """The Azure ML datastore resolver, for azureml:// URIs only."""
     if not args.uri.strip().lower().startswith("azureml://"):
         return None
-    if not (args.subscription_id and args.resource_group and args.workspace_name):
-        raise ValueError(
-            f"{args.uri} is an Azure ML datastore path: pass --subscription-id, --resource-group and --workspace-name "
-            "(or set AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZUREML_WORKSPACE_NAME), or give the https:// blob URL"
-        )
-    from tasks.config import AzureMLSettings
     from tasks.run_context import datastore_resolver
 
-    return datastore_resolver(AzureMLSettings(
-        subscription_id=args.subscription_id, resource_group=args.resource_group, workspace_name=args.workspace_name))
+    settings = workspace_settings(args, f"{args.uri} is an Azure ML datastore path (or give its https:// blob URL); it")
+    return datastore_resolver(settings)

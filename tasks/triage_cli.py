@@ -1,7 +1,7 @@
 """`ghostwatch triage`: classify a job from its evidence folder, from the workspace, or a corpus of messages.
 
     ghostwatch triage --evidence DIR [--json] [--report-dir DIR]
-    ghostwatch triage --job NAME [--subscription ID --resource-group RG --workspace WS] [--dest DIR] [--json]
+    ghostwatch triage --job NAME [--subscription-id ID --resource-group RG --workspace-name WS] [--dest DIR] [--json]
     ghostwatch triage --classify-jsonl FILE [--output FILE]
 
 Exit status: 0 the job is healthy (category `none`) or every corpus line was classified; 1 triage found a failure;
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import IO, Iterator
+
+from tasks.workspace_args import add_workspace_arguments, workspace_settings
 
 EXIT_HEALTHY, EXIT_FAILURE_FOUND, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -53,12 +54,9 @@ def add_triage_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--labels-both-classes", action=argparse.BooleanOptionalAction, default=None,
                         help="whether the labelled set holds both classes (default: read from the predictions)")
     parser.add_argument("--output", type=Path, metavar="FILE", help="--classify-jsonl: write here instead of stdout")
-    workspace = parser.add_argument_group("workspace (--job)")
-    workspace.add_argument("--subscription", help="subscription id (default $AZUREML_SUBSCRIPTION_ID or $AZURE_SUBSCRIPTION_ID)")
-    workspace.add_argument("--resource-group", help="resource group (default $AZUREML_RESOURCE_GROUP or $AZURE_RESOURCE_GROUP)")
-    workspace.add_argument("--workspace", help="workspace name (default $AZUREML_WORKSPACE or $AZURE_ML_WORKSPACE)")
-    workspace.add_argument("--dest", type=Path, metavar="DIR",
-                           help="where to download the job's evidence (default ./ghostwatch-evidence/<job>)")
+    add_workspace_arguments(parser, "with --job")
+    parser.add_argument("--dest", type=Path, metavar="DIR",
+                        help="--job: where to download the job's evidence (default ./ghostwatch-evidence/<job>)")
     parser.set_defaults(handler=run_triage)
     return parser
 
@@ -172,23 +170,18 @@ class _open_output:
 
 def _collect_job_evidence(args: argparse.Namespace) -> Path:
     """Download a workspace job's evidence with the Azure ML backend (imported only here: it pulls the Azure SDK)."""
-    subscription = args.subscription or os.environ.get("AZUREML_SUBSCRIPTION_ID") or os.environ.get("AZURE_SUBSCRIPTION_ID")
-    group = args.resource_group or os.environ.get("AZUREML_RESOURCE_GROUP") or os.environ.get("AZURE_RESOURCE_GROUP")
-    workspace = args.workspace or os.environ.get("AZUREML_WORKSPACE") or os.environ.get("AZURE_ML_WORKSPACE")
-    missing = [name for name, value in (("--subscription", subscription), ("--resource-group", group),
-                                        ("--workspace", workspace)) if not value]
-    if missing:
-        raise TriageCliError(f"--job needs the workspace: pass {', '.join(missing)} (or set AZUREML_SUBSCRIPTION_ID, "
-                             "AZUREML_RESOURCE_GROUP, AZUREML_WORKSPACE)")
+    try:
+        settings = workspace_settings(args, "--job")
+    except ValueError as exc:
+        raise TriageCliError(str(exc)) from None
+    workspace = settings.workspace_name
     try:
         from tasks.backends.azureml import AzureMLBackend
         from tasks.backends.base import JobHandle
-        from tasks.config import AzureMLSettings
     except ImportError as exc:
         raise TriageCliError(f"--job needs the Azure ML backend (tasks/backends/azureml.py and azure-ai-ml), which "
                              f"could not be imported: {exc}. Download the evidence with `az ml job download --name "
                              f"{args.job} --all --download-path DIR` and run `ghostwatch triage --evidence DIR`.") from None
-    settings = AzureMLSettings(subscription_id=subscription, resource_group=group, workspace_name=workspace)
     dest = args.dest or Path("ghostwatch-evidence") / args.job
     try:
         backend = AzureMLBackend.from_settings(settings)

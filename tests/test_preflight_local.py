@@ -202,7 +202,9 @@ def test_cli_exit_codes_and_json(good, tmp_path, capsys):
 
 
 def test_cli_azureml_uri_without_a_workspace_says_what_to_pass(monkeypatch, capsys):
-    for name in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):
+    from tasks.workspace_args import WORKSPACE_FLAGS
+
+    for name in (v for _, _, names in WORKSPACE_FLAGS for v in names):
         monkeypatch.delenv(name, raising=False)
 
     assert cli("azureml://datastores/workspaceblobstore/paths/DADA-100-videos/") == 2

@@ -76,17 +76,18 @@ def test_classify_jsonl_reports_bad_lines_and_keeps_the_rest(tmp_path, capsys):
 
 
 def test_job_without_workspace_settings_is_bad_input(monkeypatch, capsys):
-    for name in ("AZUREML_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID", "AZUREML_RESOURCE_GROUP", "AZURE_RESOURCE_GROUP",
-                 "AZUREML_WORKSPACE", "AZURE_ML_WORKSPACE"):
+    from tasks.workspace_args import WORKSPACE_FLAGS
+
+    for name in (v for _, _, names in WORKSPACE_FLAGS for v in names):
         monkeypatch.delenv(name, raising=False)
     assert _run(["--job", "stoic_kitchen_mz0lhlfq29", "--resource-group", "rg"]) == 2
     err = capsys.readouterr().err
-    assert "--subscription" in err and "--workspace" in err and "--resource-group," not in err
+    assert "--subscription-id" in err and "--workspace-name" in err and "--resource-group " not in err
 
 
 def test_job_when_the_backend_cannot_be_imported(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tasks.backends.azureml", None)  # what an install without azure-ai-ml looks like
-    status = _run(["--job", "j1", "--subscription", "s", "--resource-group", "rg", "--workspace", "ws"])
+    status = _run(["--job", "j1", "--subscription-id", "s", "--resource-group", "rg", "--workspace-name", "ws"])
     err = capsys.readouterr().err
     assert status == 2 and "could not be imported" in err and "az ml job download --name j1 --all" in err
 

@@ -64,8 +64,14 @@ class MLClientDatastoreResolver:
         return DatastoreInfo(
             name=name, account_name=store.account_name, container_name=container, credential_type=kind, secret=secret,
             endpoint=getattr(store, "endpoint", None) or "core.windows.net", protocol=getattr(store, "protocol", None) or "https",
-            datastore_type=str(getattr(store, "type", "azure_blob")).lower(),
+            datastore_type=_snake_type(getattr(store, "type", None)),
         )
+
+
+def _snake_type(kind: Any) -> str:
+    """The SDK's DatastoreType (an enum whose value is e.g. 'AzureBlob') as DatastoreInfo spells it: 'azure_blob'."""
+    text = str(getattr(kind, "value", kind) or "AzureBlob")
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text).lower()
 
 
 def check_workspace(

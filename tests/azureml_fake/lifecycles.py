@@ -2,8 +2,8 @@
 
 A lifecycle is data: phases (state, seconds) on the fake's clock, the run-history error of a failed job, the log
 folder (under logs/) its log files come from, and how many predictions it has written when it ends. Predictions go
-to the job's `results` output path; a job finds what an earlier attempt wrote there and only adds the rest, as the
-real inference job does.
+to the job's `results` output path, one line per video in the real job's format (verdict, positive, error, ...);
+a job finds what an earlier attempt wrote there and only adds the rest, as the real inference job does.
 """
 from __future__ import annotations
 
@@ -67,13 +67,21 @@ class Lifecycle:
             if len(lines) >= self.predictions_total:
                 break
             if video not in done:
-                label = "ghost probing" if sum(map(ord, video)) % 2 else "no ghost probing"
-                lines.append(json.dumps({"video": video, "prediction": label, "raw": f"1s: {label}", "error": None}))
+                # The real job's line format (inference/outputs.py), which triage's output checks read.
+                verdict = "yes" if sum(map(ord, video)) % 2 else "no"
+                lines.append(json.dumps({
+                    "video": video, "verdict": verdict, "positive": verdict == "yes", "error": None,
+                    "raw_text": json.dumps({"ghost_probing": verdict, "start_second": 1.0 if verdict == "yes" else None}),
+                    "model": "llava-hf/LLaVA-NeXT-Video-7B-hf", "model_family": "llava-next-video",
+                }))
         files: dict[str, bytes] = {}
         if lines:
             files["predictions.jsonl"] = ("\n".join(lines) + "\n").encode()
         if self.write_summary:
-            files["summary.json"] = json.dumps({"videos": len(lines), "failed": 0, "model": "llava-hf/LLaVA-NeXT-Video-7B-hf"}).encode()
+            files["summary.json"] = json.dumps({
+                "videos": len(lines), "videos_total": len(self.videos), "failed": 0,
+                "model": "llava-hf/LLaVA-NeXT-Video-7B-hf",
+            }).encode()
         return files
 
 
