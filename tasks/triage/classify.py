@@ -350,6 +350,9 @@ def _read_job(path: Path, warnings: list[str]) -> dict | None:
     return data
 
 
+_STATES_WITHOUT_ERROR = ("NotResponding", "Paused")
+
+
 def _structured_lines(job: dict | None) -> Iterator[tuple[None, str]]:
     if not job:
         return
@@ -363,6 +366,9 @@ def _structured_lines(job: dict | None) -> Iterator[tuple[None, str]]:
                         yield None, line
     elif error:
         yield None, str(error)
+    if job.get("state") in _STATES_WITHOUT_ERROR:
+        # Azure ML records no error for these final states: the state itself is the signal the catalogue matches.
+        yield None, f"Job ended in state {job['state']}"
     exit_code = job.get("exit_code")
     if exit_code not in (None, 0):
         yield None, f"User process exited with exit code {exit_code}"
