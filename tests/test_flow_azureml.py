@@ -186,3 +186,51 @@ def test_not_responding_job_ends_the_flow_with_a_clear_verdict(prefect_harness, 
     posted = json.dumps(slack.posts[0]["json"])
     assert summary["category"] in posted and "NotResponding" in posted
     assert secrets_in(posted, managed_identity) == []
+
+
+def test_cancelling_the_flow_run_cancels_the_azure_job(prefect_harness, live_fake, managed_identity, tmp_path):
+    """Deployed, triggered and cancelled with the Prefect CLI, run by a real process worker: the A100 job is cancelled."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    long_job = quick(lifecycles.not_responding(), Phase("Queued", 0.3), Phase("Running"))  # runs until cancelled
+    live_fake.script(long_job)
+    repo = Path(__file__).resolve().parents[1]
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_LOGGING_LEVEL": "WARNING"}
+
+    def cli(*args):
+        done = subprocess.run([prefect, *args], cwd=repo, env=env, capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    cli("work-pool", "create", "ghostwatch-cancel", "--type", "process", "--overwrite")
+    cli("--no-prompt", "deploy", "--prefect-file", "deployments/prefect.yaml", "--name", "azureml",
+        "--pool", "ghostwatch-cancel")
+    config = config_for(live_fake, tmp_path).model_dump(mode="json")
+    out = cli("deployment", "run", "ghost-probing/azureml", "--param", f"config={json.dumps(config)}")
+    flow_run_id = next(line.split()[-1] for line in out.splitlines() if "UUID" in line)
+
+    worker = subprocess.Popen([prefect, "worker", "start", "--pool", "ghostwatch-cancel"], cwd=repo, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(live_fake.job_state(j) == "Running" for j in live_fake.jobs.values()):
+            assert time.monotonic() < deadline, "the job never started running"
+            time.sleep(0.5)
+        cli("flow-run", "cancel", flow_run_id)
+        while not live_fake.count("POST", r"/jobs/[^/]+/cancel"):
+            assert time.monotonic() < deadline + 60, "the flow run was cancelled but the Azure job was not"
+            time.sleep(0.5)
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(timeout=30)
+    (job,) = live_fake.jobs.values()
+    assert job.cancelled_at is not None and live_fake.job_state(job) in ("CancelRequested", "Canceled")
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(flow_run_id).state.name in ("Cancelling", "Cancelled")
