@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+from typing import Callable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AZURITE_BIN = REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"
@@ -301,9 +302,11 @@ class _IdentityHandler(BaseHTTPRequestHandler):
         if secret != endpoint.secret:
             return self._reply(401, {"error": "unauthorized", "error_description": "missing or wrong secret header"})
         resource = query.get("resource", "")
-        if not resource.startswith("https://storage.azure.com"):
+        issued = endpoint.issue(resource)
+        if issued is None:
             return self._reply(400, {"error": "invalid_resource", "error_description": f"no tokens for {resource}"})
-        token, expires = bearer_token(audience=resource.rstrip("/"))
+        token, expires = issued
+        endpoint.issued.append(token)
         self._reply(200, {"access_token": token, "expires_on": str(expires), "resource": resource, "token_type": "Bearer"})
 
     def _reply(self, status: int, body: dict) -> None:
@@ -315,12 +318,25 @@ class _IdentityHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-class IdentityEndpoint(_Background):
-    """A managed-identity token endpoint; `environment(style)` gives the variables azure-identity reads."""
+def storage_tokens(resource: str) -> tuple[str, int] | None:
+    """Tokens Azurite accepts, for the storage audience only (any other resource is refused, as a scoped identity is)."""
+    if not resource.startswith("https://storage.azure.com"):
+        return None
+    return bearer_token(audience=resource.rstrip("/"))
 
-    def __init__(self) -> None:
+
+class IdentityEndpoint(_Background):
+    """A managed-identity token endpoint; `environment(style)` gives the variables azure-identity reads.
+
+    Args:
+        issue: resource -> (token, expires_on), or None to refuse that resource; default: storage tokens only.
+    """
+
+    def __init__(self, issue: Callable[[str], tuple[str, int] | None] = storage_tokens) -> None:
         self.secret = uuid.uuid4().hex
+        self.issue = issue
         self.requests: list[dict] = []
+        self.issued: list[str] = []
         super().__init__(_IdentityHandler, None)
         self.url = f"http://127.0.0.1:{self.port}/msi/token"
 
@@ -330,6 +346,12 @@ class IdentityEndpoint(_Background):
         if style == "appservice":
             return {"IDENTITY_ENDPOINT": self.url, "IDENTITY_HEADER": self.secret}
         raise ValueError(f"unknown managed identity style {style!r}")
+
+    def __enter__(self) -> "IdentityEndpoint":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 def write_clips(folder: Path, names: list[str], variants: int = 4) -> list[Path]:
