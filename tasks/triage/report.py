@@ -112,32 +112,22 @@ def job_information(job: dict | None) -> dict[str, str]:
         return {}
     handle = job.get("handle") if isinstance(job.get("handle"), dict) else {}
     props = {**(handle.get("details") or {}), **(job.get("properties") or {})}
-    info: dict[str, str] = {}
-    name = handle.get("name") or job.get("name")
-    if name:
-        info["Job name"] = str(name)
-    if props.get("display_name"):
-        info["Display name"] = str(props["display_name"])
-    if handle.get("backend"):
-        info["Backend"] = str(handle["backend"])
-    if handle.get("attempt"):
-        info["Attempt"] = str(handle["attempt"])
-    if job.get("state"):
-        info["Status"] = str(job["state"])
-    if job.get("started_at"):
-        info["Start time"] = str(job["started_at"])
-    if job.get("ended_at"):
-        info["End time"] = str(job["ended_at"])
-    duration = _duration(job.get("started_at"), job.get("ended_at"))
-    if duration:
-        info["Duration"] = duration
-    for key, label in (("compute", "Compute"), ("environment", "Environment"), ("experiment", "Experiment"), ("experiment_name", "Experiment")):
-        if props.get(key):
-            info[label] = str(props[key])
-    if job.get("exit_code") is not None:
-        info["Exit code"] = str(job["exit_code"])
-    if job.get("studio_url"):
-        info["Studio"] = str(job["studio_url"])
+    fields = [
+        ("Job name", handle.get("name") or job.get("name")),
+        ("Display name", props.get("display_name")),
+        ("Backend", handle.get("backend")),
+        ("Attempt", handle.get("attempt")),
+        ("Status", job.get("state")),
+        ("Start time", job.get("started_at")),
+        ("End time", job.get("ended_at")),
+        ("Duration", _duration(job.get("started_at"), job.get("ended_at"))),
+        ("Compute", props.get("compute")),
+        ("Environment", props.get("environment")),
+        ("Experiment", props.get("experiment") or props.get("experiment_name")),
+        ("Exit code", job.get("exit_code")),
+        ("Studio", job.get("studio_url")),
+    ]
+    info = {label: str(value) for label, value in fields if value not in (None, "")}
     return {k: redact(v) for k, v in info.items()}
 
 
