@@ -8,26 +8,21 @@ import sys
 from tasks.workspace_args import add_workspace_arguments, workspace_settings
 
 
-def _count(text: str) -> int | None:
-    if text.strip().lower() in ("none", "skip", "any"):
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number or 'none', got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1 (or 'none' to skip the count check), got {value}")
-    return value
+def _whole_number(minimum: int, none_means: str | None = None):
+    """An argparse type: a whole number >= minimum; with `none_means`, 'none' (or skip/any) gives None."""
+    def parse(text: str) -> int | None:
+        if none_means and text.strip().lower() in ("none", "skip", "any"):
+            return None
+        hint = f" (or 'none' to {none_means})" if none_means else ""
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number{hint}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected at least {minimum}{hint}, got {value}")
+        return value
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
+    return parse
 
 
 def add_preflight_parser(subparsers) -> argparse.ArgumentParser:
@@ -49,12 +44,12 @@ def add_preflight_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("uri", help="local folder, azureml://datastores/<name>/paths/<prefix>, "
                         "https://<account>.blob.core.windows.net/<container>/<prefix>, abfss:// or wasbs://")
     parser.add_argument("--labels", dest="labels_path", help="ground-truth label file (the users' TSV or CSV)")
-    parser.add_argument("--expected-count", type=_count, default=100,
+    parser.add_argument("--expected-count", type=_whole_number(1, none_means="skip the count check"), default=100,
                         help="how many videos there should be (default 100; 'none' skips the check)")
     parser.add_argument("--fail-on-warnings", action="store_true", help="treat warnings as blocking")
-    parser.add_argument("--probe-sample", type=_positive, default=None,
+    parser.add_argument("--probe-sample", type=_whole_number(0), default=None,
                         help="how many videos to decode (default: all in a local folder, 10 from blob storage)")
-    parser.add_argument("--concurrency", type=_positive, default=4, help="probes at a time (default 4)")
+    parser.add_argument("--concurrency", type=_whole_number(1), default=4, help="probes at a time (default 4)")
     add_workspace_arguments(parser, "for azureml:// URIs")
     parser.add_argument("--json", action="store_true", help="print the whole result (manifest included) as JSON")
     parser.set_defaults(handler=run_preflight_cli)
