@@ -56,6 +56,17 @@ def test_missing_folder_names_the_path_and_the_nearest_sibling(good):
     assert str(good.folder) in finding.message
 
 
+def test_missing_folder_under_a_hidden_folder_is_suggested_from_inside_it(tmp_path):
+    # The demo keeps its data under .demo/: a hidden folder on the path is walked through, not replaced by a look-alike.
+    (tmp_path / "node_modules").mkdir()
+    data = tmp_path / ".demo" / "datastore" / "DADA-100-video"
+    data.mkdir(parents=True)
+
+    result = run_preflight(PreflightOptions(uri=str(data.parent / "DADA-100-videos")))
+
+    assert result.access.suggestions == [str(data) + "/"]
+
+
 def test_missing_folder_without_lookalike_lists_what_exists(tmp_path):
     (tmp_path / "results").mkdir()
     (tmp_path / "models").mkdir()

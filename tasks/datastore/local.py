@@ -57,10 +57,10 @@ class LocalFolder:
         return self._path(name)
 
     def child_folders(self, prefix: str) -> list[str]:
-        """Folder names directly under root/prefix (hidden ones skipped); [] when that folder does not exist."""
+        """Folder names directly under root/prefix, hidden ones included; [] when that folder does not exist."""
         base = self.root / prefix if prefix else self.root
         try:
-            return sorted(entry.name for entry in base.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+            return sorted(entry.name for entry in base.iterdir() if entry.is_dir())
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             return []
 

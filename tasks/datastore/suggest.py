@@ -58,11 +58,13 @@ def nearest_existing(path: str, child_folders: Callable[[str], list[str]], separ
             parent.append(segment)
             continue
         prefix = separator.join(parent) + separator if parent else ""
+        # Hidden folders are walked through when the path names them, but only offered when a hidden one was asked for.
+        offered = [name for name in children if not name.startswith(".") or segment.startswith(".")]
         return Suggestion(
             existing_parent=prefix,
             missing_part=segment,
-            similar=[prefix + name + separator for name in rank_similar(segment, children)],
-            siblings=[prefix + name + separator for name in children[:siblings_shown]],
+            similar=[prefix + name + separator for name in rank_similar(segment, offered)],
+            siblings=[prefix + name + separator for name in offered[:siblings_shown]],
         )
     # Every segment exists as a folder: nothing to suggest (the folder exists but holds no files).
     return Suggestion(existing_parent=separator.join(parent), missing_part="")
