@@ -185,3 +185,25 @@ def test_fallback_to_dedicated_compute_submits_there(backend, azureml_fake):
     backend.with_compute("llava-a100-dedicated").submit(spec(3))
 
     assert azureml_fake.jobs["gw-3f2a9c1d-a3"].body["properties"]["computeId"].endswith("/computes/llava-a100-dedicated")
+
+
+def test_triage_cli_downloads_a_workspace_job_and_names_the_seed_failure(backend, azureml_fake, azureml_clock,
+                                                                          azureml_settings, clean_azure_env, tmp_path,
+                                                                          capsys):
+    """`ghostwatch triage --job NAME` as a user runs it: signs in with the machine's identity, downloads, classifies."""
+    from flows.cli import main
+    from tests.azureml_fake.credentials import ManagedIdentityEndpoint
+
+    azureml_fake.script(lifecycles.stream_not_found())
+    handle = backend.submit(spec())
+    azureml_clock.advance(3600)  # the job failed long ago; someone now asks why
+    with ManagedIdentityEndpoint() as identity:
+        for name, value in identity.environment().items():
+            clean_azure_env.setenv(name, value)
+        status = main(["triage", "--job", handle.name, "--subscription-id", azureml_settings.subscription_id,
+                       "--resource-group", azureml_settings.resource_group,
+                       "--workspace-name", azureml_settings.workspace_name, "--dest", str(tmp_path / "ev"), "--json"])
+    verdict = json.loads(capsys.readouterr().out)
+    assert status == 1 and verdict["category"] == "data_not_found"
+    assert any("StreamAccess.NotFound" in e["text"] for e in verdict["evidence"])
+    assert (tmp_path / "ev" / "system_logs" / "data_capability" / "data-capability.log").exists()
