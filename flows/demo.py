@@ -66,23 +66,29 @@ def prepare(workdir: Path) -> tuple[Path, Path, Path]:
     return videos, videos / "groundtruth_labels.csv", model
 
 
-def demo_config(workdir: Path, failure: bool) -> RunConfig:
-    """The demo's run parameters."""
-    videos, labels, model = prepare(workdir)
-    uri = videos.parent / MISSING_FOLDER if failure else videos
-    return RunConfig(
-        video_uri=str(uri),
+def local_run_config(videos: Path, labels: Path, model: Path, run_dir: Path, **overrides) -> RunConfig:
+    """Run parameters for the fitted tiny model on the local backend (the demo's, and the end-to-end tests')."""
+    values = dict(
+        video_uri=str(videos),
         labels_path=str(labels),
         expected_count=DEMO_VIDEOS,
         model=str(model),
         model_family="llava-next-video",
         num_frames=DEMO_FRAMES,
         max_new_tokens=DEMO_MAX_NEW_TOKENS,
-        run_dir=str(workdir / "runs"),
+        run_dir=str(run_dir),
         max_attempts=2,
         poll_initial_seconds=0.5,
         poll_max_seconds=3.0,
     )
+    return RunConfig(**{**values, **overrides})
+
+
+def demo_config(workdir: Path, failure: bool) -> RunConfig:
+    """The demo's run parameters."""
+    videos, labels, model = prepare(workdir)
+    uri = videos.parent / MISSING_FOLDER if failure else videos
+    return local_run_config(uri, labels, model, workdir / "runs")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,9 +74,7 @@ def _hook_context(flow_run) -> tuple[RunConfig | None, Path | None]:
     return config, run_folder_for(config.run_dir, str(flow_run.id), create=False)
 
 
-def _cancel_active_job(flow, flow_run, state) -> None:
-    """On cancellation or crash, stop the job this flow run started, so no A100 keeps running for nobody."""
-    config, folder = _hook_context(flow_run)
+def _cancel_job_of(flow_run, config: RunConfig | None, folder: Path | None) -> None:
     handle = active_job(folder) if folder else None
     if handle is None:
         return
@@ -85,10 +83,15 @@ def _cancel_active_job(flow, flow_run, state) -> None:
     print(f"ghostwatch: cancelled job {handle.name} of flow run {flow_run.name}")
 
 
+def _cancel_active_job(flow, flow_run, state) -> None:
+    """On cancellation, stop the job this flow run started, so no A100 keeps running for nobody."""
+    _cancel_job_of(flow_run, *_hook_context(flow_run))
+
+
 def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
     """Backstop: a run that failed or crashed outside triage (a bug, a lost worker) still cancels its job and alerts."""
-    _cancel_active_job(flow, flow_run, state)
     config, folder = _hook_context(flow_run)
+    _cancel_job_of(flow_run, config, folder)
     if folder and was_alerted(folder):
         return
     from tasks.notify import post_alert

@@ -4,6 +4,7 @@ Retries only where the network is touched (submitting; posting the alert); never
 """
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ ARTIFACT_REPORT = "ghostwatch-report"
 ARTIFACT_PREFLIGHT = "ghostwatch-preflight"
 ARTIFACT_PREFLIGHT_TABLE = "ghostwatch-preflight-checks"
 ARTIFACT_RESULTS = "ghostwatch-results"
-ARTIFACT_DEMO_PREDICTIONS_LIMIT = 500  # rows in the results table artifact; the full list stays in predictions.csv
+RESULTS_TABLE_ROWS = 500  # rows in the results table artifact; the full list stays in predictions.csv
 
 
 @task(name="check-data", cache_policy=NO_CACHE)
@@ -106,12 +107,13 @@ def publish_results(outputs_dir: Path) -> dict | None:
     predictions = outputs_dir / "predictions.jsonl"
     rows = []
     if predictions.exists():
-        for line in predictions.read_text().splitlines()[:ARTIFACT_DEMO_PREDICTIONS_LIMIT]:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            rows.append({k: record.get(k) for k in ("video", "verdict", "start_second", "actor", "label", "error")})
+        with predictions.open() as lines:
+            for line in itertools.islice(lines, RESULTS_TABLE_ROWS):
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                rows.append({k: record.get(k) for k in ("video", "verdict", "start_second", "actor", "label", "error")})
     if rows:
         create_table_artifact(key=ARTIFACT_RESULTS, table=rows, description="Ghost-probing predictions per video")
     summary = outputs_dir / "summary.json"

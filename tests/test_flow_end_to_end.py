@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.demo import DEMO_FRAMES, DEMO_MAX_NEW_TOKENS, DEMO_SEED, DEMO_VIDEOS, MISSING_FOLDER, build_demo_model
+from flows.demo import DEMO_SEED, DEMO_VIDEOS, MISSING_FOLDER, build_demo_model, local_run_config
 from flows.run import run_and_describe
 from tasks.config import RunConfig
 from tasks.sample_data import make_sample_dataset
@@ -33,20 +33,9 @@ def datastore(tmp_path_factory):
 
 
 def config_for(datastore, tiny_model, tmp_path, **overrides) -> RunConfig:
-    values = dict(
-        video_uri=str(datastore.folder),
-        labels_path=str(datastore.labels_path),
-        expected_count=DEMO_VIDEOS + 1,
-        model=str(tiny_model),
-        num_frames=DEMO_FRAMES,
-        max_new_tokens=DEMO_MAX_NEW_TOKENS,
-        run_dir=str(tmp_path / "runs"),
-        max_attempts=1,
-        poll_initial_seconds=0.3,
-        poll_max_seconds=1.0,
-    )
-    values.update(overrides)
-    return RunConfig(**values)
+    return local_run_config(datastore.folder, datastore.labels_path, tiny_model, tmp_path / "runs",
+                            **{"expected_count": DEMO_VIDEOS + 1, "max_attempts": 1, "poll_initial_seconds": 0.3,
+                               "poll_max_seconds": 1.0, **overrides})
 
 
 def read_artifact(key: str):

@@ -21,7 +21,7 @@ from tasks.backends.azureml_evidence import Collection, download_log_files, down
 from tasks.backends.azureml_job import DEFAULT_JOB_YAML, build_job, job_name, load_job_definition, stage_code_snapshot
 from tasks.backends.azureml_workspace import MLClientDatastoreResolver, WorkspaceReport, check_workspace
 from tasks.backends.base import JobBackend, JobHandle, JobSpec, JobState, JobStatus, write_job_record
-from tasks.backends.watch import PollPolicy, TransientBackendError
+from tasks.backends.watch import TransientBackendError
 from tasks.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -121,15 +121,6 @@ class AzureMLBackend:
     def check_workspace(self, spec: JobSpec | None = None) -> list[str]:
         """Problems that would stop the job (empty: go). Raises AzureMLAuthError when the credential is refused."""
         return self.workspace_report(spec).problems
-
-    def poll_policy(self, initial_seconds: float = 2.0, max_seconds: float = 30.0) -> PollPolicy:
-        """The watch policy with the settings' queue and run budgets."""
-        minutes = lambda value: None if value is None else value * 60.0  # noqa: E731
-        return PollPolicy(
-            initial_seconds=initial_seconds, max_seconds=max_seconds,
-            queue_budget_seconds=minutes(self.settings.queue_budget_minutes),
-            run_budget_seconds=minutes(self.settings.run_budget_minutes),
-        )
 
     # ------------------------------------------------------------------ JobBackend
     def submit(self, spec: JobSpec) -> JobHandle:
