@@ -18,7 +18,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo demo-failure test bench clean azurite
+.PHONY: install demo demo-failure test check bench clean azurite
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ demo-failure: install
 
 test: install azurite
 	$(VENV)/bin/pytest
+
+# The quick loop for developers: no model building, no servers (Prefect, Azurite, the Azure ML fake); under a minute.
+check: install
+	$(VENV)/bin/pytest -q -m "not slow and not prefect and not azurite and not azureml"
 
 bench: install azurite
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

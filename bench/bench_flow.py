@@ -37,7 +37,7 @@ def run_plain(config, run_folder: Path) -> float:
     from tasks.backends.factory import LOCAL_JOB_ENV
     from tasks.backends.watch import PollPolicy, watch_job
     from tasks.preflight import run_preflight
-    from tasks.run_context import preflight_options
+    from flows.run_context import preflight_options
     from tasks.triage import TriageContext, triage_evidence, write_report
 
     start = time.perf_counter()

@@ -30,7 +30,7 @@ from inference.frames import read_clip, read_clip_decoding_all  # noqa: E402
 from inference.models import FAMILIES, build_inputs, generate, load_model  # noqa: E402
 from inference.prompts import load_prompt  # noqa: E402
 from inference.tiny_model import build_tiny_model  # noqa: E402
-from tasks.sample_data import make_sample_dataset  # noqa: E402
+from flows.sample_data import make_sample_dataset  # noqa: E402
 
 
 class PeakRss:

@@ -45,7 +45,7 @@ def timed(function, *args, **kwargs):
 
 
 def make_clips(folder: Path, count: int, width: int, height: int, seconds: float) -> list[Path]:
-    from tasks.sample_data import write_clip
+    from flows.sample_data import write_clip
 
     paths = []
     for index in range(count):
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"preflight benchmark: {args.videos} clips {args.width}x{args.height} {args.seconds}s at 10 fps, "
               f"{os.cpu_count()} CPUs")
         import_seconds = timed(lambda: __import__("great_expectations"))[1]
-        from tasks.expectations import _context, load_suite
+        from tasks.preflight.expectations import _context, load_suite
         context_seconds = timed(lambda: (load_suite(), _context()))[1]
         print(f"Great Expectations: import {import_seconds:.2f}s, ephemeral context + suite {context_seconds:.2f}s "
               "(once per process)")

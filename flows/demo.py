@@ -44,7 +44,7 @@ def build_demo_model(model: Path, train_folder: Path) -> Path:
         print(f"demo: building a tiny random LLaVA-NeXT-Video model in {model} (offline)", flush=True)
         subprocess.run([sys.executable, "-m", "inference.tiny_model", str(model)], check=True)
     if not _fitted(model):
-        from tasks.sample_data import make_sample_dataset
+        from flows.sample_data import make_sample_dataset
 
         make_sample_dataset(train_folder, videos=24, seed=100)
         print("demo: fitting the tiny model to answer the prompt (about a minute on CPU)", flush=True)
@@ -58,7 +58,7 @@ def prepare(workdir: Path) -> tuple[Path, Path, Path]:
     """Sample clips, labels and the fitted tiny model under `workdir`, made once and reused."""
     videos = workdir / "datastore" / DATA_FOLDER
     if not (videos / "groundtruth_labels.csv").exists():
-        from tasks.sample_data import make_sample_dataset
+        from flows.sample_data import make_sample_dataset
 
         print(f"demo: writing {DEMO_VIDEOS} synthetic dashcam clips to {videos}", flush=True)
         make_sample_dataset(videos, videos=DEMO_VIDEOS, seed=DEMO_SEED)

@@ -18,11 +18,11 @@ from tasks.backends.factory import job_output_location, make_backend
 from tasks.backends.watch import PollPolicy
 from tasks.config import RunConfig
 from tasks.notify import Alert, resolve_webhook
-from tasks.run_context import (
+from flows.run_context import (
     alert_for, build_triage_context, preflight_options, preflight_verdict, workspace_verdict,
 )
-from tasks.run_state import active_job, clear_active_job, mark_alerted, record_active_job, run_folder_for, was_alerted
-from tasks.stages import (
+from flows.run_state import active_job, clear_active_job, mark_alerted, record_active_job, run_folder_for, was_alerted
+from flows.stages import (
     check_data, check_workspace, publish_report, publish_results, send_alert, submit_job, triage, watch,
 )
 
@@ -95,7 +95,7 @@ def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
     if folder and was_alerted(folder):
         return
     from tasks.notify import post_alert
-    from tasks.run_context import alert_for_crash
+    from flows.run_context import alert_for_crash
 
     secret = config.slack_webhook_url.get_secret_value() if config and config.slack_webhook_url else None
     webhook = resolve_webhook(secret)

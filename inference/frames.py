@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+from inference.videos import VIDEO_EXTENSIONS, is_video_name
+
 
 
 class VideoReadError(RuntimeError):
@@ -34,12 +35,11 @@ class Clip:
         return self.total_frames / self.fps if self.fps else 0.0
 
 
-def find_videos(folder: str | Path, extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> list[Path]:
+def find_videos(folder: str | Path) -> list[Path]:
     """Video files directly in a folder, sorted by name (the order every shard agrees on).
 
     Args:
         folder: the folder to list.
-        extensions: file name endings that count as video (case-insensitive).
 
     Returns:
         Sorted paths.
@@ -50,7 +50,7 @@ def find_videos(folder: str | Path, extensions: tuple[str, ...] = VIDEO_EXTENSIO
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"video folder not found: {root} (check --video-folder and that the data is mounted)")
-    return sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in extensions)
+    return sorted(p for p in root.iterdir() if p.is_file() and is_video_name(p.name))
 
 
 def sample_indices(total_frames: int, num_frames: int) -> list[int]:

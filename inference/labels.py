@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
+from inference.videos import video_extension
+
 
 # "5s: ghost probing", "13: cut-in", "2.5 s - ghost probing", "ghost probing at 5s"
 _LEADING_SECOND = re.compile(r"^\s*(?P<second>\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds?)?\s*[:\-]\s*(?P<event>.*)$", re.I)
@@ -81,10 +82,8 @@ def video_key(name: str) -> str:
     """
     base = name.strip().lstrip("\ufeff").replace("\\", "/").rsplit("/", 1)[-1]
     lowered = base.casefold()
-    for extension in VIDEO_EXTENSIONS:
-        if lowered.endswith(extension) and len(lowered) > len(extension):
-            return lowered[: -len(extension)]
-    return lowered
+    extension = video_extension(lowered)
+    return lowered[: -len(extension)] if extension else lowered
 
 
 def parse_label(text: str) -> tuple[bool, float | None]:

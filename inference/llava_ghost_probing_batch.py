@@ -15,12 +15,12 @@ terminated by SIGTERM (a low-priority node preempted, or the job cancelled); 1 a
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -50,25 +50,25 @@ class JobError(Exception):
 
 @dataclass
 class JobArgs:
-    """The job's arguments (the first five are compatible with the users' original script)."""
+    """The job's arguments (the first five are compatible with the users' original script); see build_parser."""
 
-    video_folder: str = field(metadata={"help": "folder with the videos (*.avi, *.mp4, ...)", "required": True})
-    output_folder: str = field(default="./outputs", metadata={"help": "where predictions and summary go"})
-    start_index: int = field(default=0, metadata={"help": "skip this many videos of the sorted list"})
-    limit: int | None = field(default=None, metadata={"help": "process at most this many videos"})
-    save_interval: int = field(default=10, metadata={"help": "refresh summary.json/CSV every N videos (predictions are written per video)"})
-    model: str | None = field(default=None, metadata={"help": "hub id or local folder (default: the family's model)"})
-    model_family: str = field(default="llava-next-video", metadata={"help": "model family", "choices": tuple(FAMILIES)})
-    num_frames: int = field(default=16, metadata={"help": "frames sampled uniformly per video"})
-    batch_size: int = field(default=1, metadata={"help": "videos per generate() call"})
-    max_new_tokens: int = field(default=160, metadata={"help": "most tokens written per answer"})
-    labels: str | None = field(default=None, metadata={"help": "ground-truth labels file (TSV or CSV) for metrics"})
-    dtype: str = field(default="auto", metadata={"help": "auto = bf16 on GPU, fp32 on CPU", "choices": ("auto", "bf16", "fp16", "fp32")})
-    device: str | None = field(default=None, metadata={"help": "cuda, cuda:N or cpu (default: cuda when available)"})
-    prompt: str | None = field(default=None, metadata={"help": "prompt template file (default: prompts/ghost_probing.txt)"})
-    decoder: str = field(default="auto", metadata={"help": "frame decoder", "choices": ("auto", "decord", "pyav")})
-    shard_index: int | None = field(default=None, metadata={"help": "this node's shard (default: from RANK etc.)"})
-    num_shards: int | None = field(default=None, metadata={"help": "number of shards (default: from WORLD_SIZE etc.)"})
+    video_folder: str
+    output_folder: str = "./outputs"
+    start_index: int = 0
+    limit: int | None = None
+    save_interval: int = 10
+    model: str | None = None
+    model_family: str = "llava-next-video"
+    num_frames: int = 16
+    batch_size: int = 1
+    max_new_tokens: int = 160
+    labels: str | None = None
+    dtype: str = "auto"
+    device: str | None = None
+    prompt: str | None = None
+    decoder: str = "auto"
+    shard_index: int | None = None
+    num_shards: int | None = None
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad argument."""
@@ -88,19 +88,36 @@ class JobArgs:
             validate_shard(self.shard_index, self.num_shards)
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The job's command line, every option with its explicit type (defaults are JobArgs')."""
+    d = JobArgs(video_folder="")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add("--video-folder", type=str, required=True, help="folder with the videos (*.avi, *.mp4, ...)")
+    add("--output-folder", type=str, default=d.output_folder, help="where predictions and summary go")
+    add("--start-index", type=int, default=d.start_index, help="skip this many videos of the sorted list")
+    add("--limit", type=int, default=d.limit, help="process at most this many videos")
+    add("--save-interval", type=int, default=d.save_interval,
+        help="refresh summary.json/CSV every N videos (predictions are written per video)")
+    add("--model", type=str, default=d.model, help="hub id or local folder (default: the family's model)")
+    add("--model-family", type=str, default=d.model_family, choices=tuple(FAMILIES), help="model family")
+    add("--num-frames", type=int, default=d.num_frames, help="frames sampled uniformly per video")
+    add("--batch-size", type=int, default=d.batch_size, help="videos per generate() call")
+    add("--max-new-tokens", type=int, default=d.max_new_tokens, help="most tokens written per answer")
+    add("--labels", type=str, default=d.labels, help="ground-truth labels file (TSV or CSV) for metrics")
+    add("--dtype", type=str, default=d.dtype, choices=("auto", "bf16", "fp16", "fp32"),
+        help="auto = bf16 on GPU, fp32 on CPU")
+    add("--device", type=str, default=d.device, help="cuda, cuda:N or cpu (default: cuda when available)")
+    add("--prompt", type=str, default=d.prompt, help="prompt template file (default: prompts/ghost_probing.txt)")
+    add("--decoder", type=str, default=d.decoder, choices=("auto", "decord", "pyav"), help="frame decoder")
+    add("--shard-index", type=int, default=d.shard_index, help="this node's shard (default: from RANK etc.)")
+    add("--num-shards", type=int, default=d.num_shards, help="number of shards (default: from WORLD_SIZE etc.)")
+    return parser
+
+
 def parse_args(argv: Sequence[str] | None = None) -> JobArgs:
     """Parse and validate command-line arguments into JobArgs (argparse exits with status 2 on bad ones)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for item in dataclasses.fields(JobArgs):
-        kind = int if "int" in str(item.type) else str
-        options: dict[str, Any] = {"help": item.metadata.get("help"), "type": kind}
-        if "choices" in item.metadata:
-            options["choices"] = item.metadata["choices"]
-        if item.metadata.get("required"):
-            options["required"] = True
-        else:
-            options["default"] = item.default
-        parser.add_argument("--" + item.name.replace("_", "-"), dest=item.name, **options)
+    parser = build_parser()
     args = JobArgs(**vars(parser.parse_args(argv)))
     try:
         args.validate()

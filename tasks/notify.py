@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tasks.clock import Clock, SystemClock
+from tasks.clock import Clock
+from tasks.retry import RetryPolicy, call_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,16 @@ def resolve_webhook(explicit: str | None = None) -> str | None:
     return url
 
 
+class _SlackUnavailable(AlertError):
+    """A delivery failure worth another try: the network, 429 or 5xx."""
+
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def post_alert(
     alert: Alert,
     webhook_url: str,
@@ -69,32 +80,36 @@ def post_alert(
     Raises:
         AlertError: delivery failed; the message says why without the URL.
     """
-    clock = clock or SystemClock()
     payload = alert.to_slack()
-    last = "no attempt made"
     with httpx.Client(transport=transport, timeout=timeout) as client:
-        for attempt in range(1, attempts + 1):
+
+        def post() -> None:
             try:
                 response = client.post(webhook_url, json=payload)
             except httpx.HTTPError as exc:
-                last = f"network error ({type(exc).__name__})"
-                wait = 2.0 ** (attempt - 1)
-            else:
-                if response.status_code == 200:
-                    return
-                body = response.text[:200]
-                last = f"HTTP {response.status_code}: {body}"
-                if response.status_code == 429:
-                    wait = float(response.headers.get("Retry-After", "1") or 1)
-                elif response.status_code >= 500:
-                    wait = 2.0 ** (attempt - 1)
-                else:
-                    # 400 invalid_payload, 403 action_prohibited, 404 no_service: retrying cannot help.
-                    raise AlertError(
-                        f"Slack refused the alert ({last}); check that the webhook is still active and the app is "
-                        "installed in the channel"
-                    )
-            if attempt < attempts:
-                log.warning("Slack alert attempt %d/%d failed: %s; retrying", attempt, attempts, last)
-                clock.sleep(min(wait, 30.0))
-    raise AlertError(f"Slack alert not delivered after {attempts} attempts; last: {last}")
+                raise _SlackUnavailable(f"network error ({type(exc).__name__})") from None
+            if response.status_code == 200:
+                return
+            last = f"HTTP {response.status_code}: {response.text[:200]}"
+            if response.status_code == 429:
+                raise _SlackUnavailable(last, retry_after=_seconds(response.headers.get("Retry-After")))
+            if response.status_code >= 500:
+                raise _SlackUnavailable(last)
+            # 400 invalid_payload, 403 action_prohibited, 404 no_service: retrying cannot help.
+            raise AlertError(
+                f"Slack refused the alert ({last}); check that the webhook is still active and the app is "
+                "installed in the channel"
+            )
+
+        try:
+            call_with_retries(post, RetryPolicy(attempts=attempts, base_seconds=1.0, max_seconds=30.0,
+                                                max_retry_after_seconds=30.0), clock=clock, what="Slack alert")
+        except _SlackUnavailable as exc:
+            raise AlertError(f"Slack alert not delivered after {attempts} attempts; last: {exc}") from None
+
+
+def _seconds(header: str | None) -> float | None:
+    try:
+        return float(header) if header else None
+    except ValueError:  # an HTTP date: wait the backoff instead
+        return None

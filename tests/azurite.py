@@ -356,7 +356,7 @@ class IdentityEndpoint(_Background):
 
 def write_clips(folder: Path, names: list[str], variants: int = 4) -> list[Path]:
     """Decodable synthetic clips under the given names (a few distinct encodings reused, which keeps this fast)."""
-    from tasks.sample_data import write_clip
+    from flows.sample_data import write_clip
 
     folder.mkdir(parents=True, exist_ok=True)
     sources = []

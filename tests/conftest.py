@@ -26,3 +26,21 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+# Markers follow from the fixtures a test uses, so `make check` (the fast loop) can leave out everything that starts a
+# server or builds a model without each test having to remember its markers.
+_MARK_BY_FIXTURE = {
+    "azurite": "azurite", "azurite_oauth": "azurite", "key_refusing_proxy": "azurite", "flaky_proxy": "azurite",
+    "prefect_harness": "prefect",
+    "azureml_fake": "azureml",
+    "tiny_models": "slow", "twelve_clips": "slow",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture in item.fixturenames:
+            mark = _MARK_BY_FIXTURE.get(fixture)
+            if mark:
+                item.add_marker(getattr(pytest.mark, mark))

@@ -1,7 +1,6 @@
-"""Fixtures for the inference tests: where the shared fixtures live, sample clips, and tiny models built once."""
+"""Fixtures for the inference tests: the users' real label files, sample clips, and tiny models built once."""
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,18 +8,13 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def shared_dir() -> Path:
-    """The shared folder: $GHOSTWATCH_SHARED, else ../shared beside the repository."""
-    return Path(os.environ.get("GHOSTWATCH_SHARED", REPO_ROOT.parent / "shared"))
+DADA100 = Path(__file__).resolve().parent / "data" / "dada100"
 
 
 def dada_fixture(name: str) -> Path:
-    """A real label file of the users; skips the test (with the reason) when the shared folder is absent."""
-    path = shared_dir() / "fixtures" / "dada100" / name
-    if not path.is_file():
-        pytest.skip(f"{path} not found; set GHOSTWATCH_SHARED to the shared folder")
+    """A real label file of the users, carried in tests/data/dada100 (see its README for where it comes from)."""
+    path = DADA100 / name
+    assert path.is_file(), f"{path} is missing from the repository"
     return path
 
 
@@ -60,6 +54,6 @@ def tiny_models(tmp_path_factory):
 @pytest.fixture(scope="session")
 def twelve_clips(tmp_path_factory):
     """The done-when dataset: 12 synthetic clips (the last one corrupt) with the users' TSV labels."""
-    from tasks.sample_data import make_sample_dataset
+    from flows.sample_data import make_sample_dataset
 
     return make_sample_dataset(tmp_path_factory.mktemp("twelve") / "videos", videos=12, corrupt=1, seconds=4)

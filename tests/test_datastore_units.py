@@ -6,8 +6,9 @@ from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 
 from tasks.clock import FakeClock
 from tasks.datastore import DatastoreInfo, RetryPolicy, StorageError, nearest_existing, rank_similar, resolve_location
-from tasks.datastore.errors import classify, load_catalogue, redact
-from tasks.datastore.retry import call_with_retries
+from tasks.datastore.errors import classify, load_catalogue
+from tasks.redact import redact
+
 
 
 class Workspace:
@@ -106,47 +107,6 @@ def test_identity_failure_without_response_is_identity_unavailable():
     assert (error.rule, error.category, error.retryable) == ("identity_unavailable", "credential_invalid_or_expired", False)
 
 
-def test_redaction_strips_signatures_keys_and_tokens():
-    text = "GET https://a.blob.core.windows.net/c?sv=1&sig=abc%2Fdef&se=2 AccountKey=xyz==; Bearer eyJhbGci.x.y key123456789"
-    clean = redact(text, "key123456789")
-    for secret in ("abc%2Fdef", "xyz==", "eyJhbGci", "key123456789"):
-        assert secret not in clean
-
-
-def test_transient_errors_are_retried_on_the_clock_with_backoff():
-    clock, calls = FakeClock(), []
-
-    def flaky():
-        calls.append(clock.now())
-        if len(calls) < 4:
-            raise ServiceRequestError("Connection refused")
-        return "listed"
-
-    policy = RetryPolicy(attempts=5, base_seconds=1, max_seconds=30)
-    result = call_with_retries(flaky, lambda exc: classify(exc), policy, clock=clock, rng=random.Random(7))
-
-    assert result == "listed" and len(calls) == 4
-    assert len(clock.sleeps) == 3
-    for attempt, slept in enumerate(clock.sleeps):
-        assert 0 <= slept <= 2**attempt  # full jitter under the exponential cap
-
-
-def test_retries_give_up_after_the_policy_and_say_so():
-    clock = FakeClock()
-
-    def down():
-        raise ServiceRequestError("Connection refused")
-
-    with pytest.raises(StorageError) as failure:
-        call_with_retries(down, lambda exc: classify(exc), RetryPolicy(attempts=3), clock=clock)
-    assert failure.value.rule == "connection" and "gave up after 3 attempts" in failure.value.detail
-    assert len(clock.sleeps) == 2
-
-
-def test_retry_after_is_honoured_when_longer_than_the_backoff():
-    assert RetryPolicy(base_seconds=0.5).delay(0, retry_after=7, rng=random.Random(1)) == 7
-
-
 def test_similar_names_rank_case_and_separator_variants_first():
     folders = ["DADA-100-Videos", "dada_100_videos_v2", "results", "DADA-2000", "models"]
     assert rank_similar("DADA-100-videos", folders) == ["DADA-100-Videos", "dada_100_videos_v2"]
@@ -159,3 +119,15 @@ def test_nearest_existing_walks_down_to_the_first_missing_segment():
     assert suggestion.existing_parent == "data/" and suggestion.missing_part == "DADA-100-videos"
     assert suggestion.similar == ["data/DADA-100-Videos/"]
     assert suggestion.siblings == ["data/DADA-100-Videos/", "data/other/"]
+
+
+def test_datastore_uri_parser_reads_both_forms_and_refuses_others():
+    from tasks.datastore.uri import parse_datastore_uri
+
+    assert parse_datastore_uri("azureml://datastores/workspaceblobstore/paths/DADA-100-videos") == \
+        ("workspaceblobstore", "DADA-100-videos/")
+    assert parse_datastore_uri("azureml://subscriptions/s/resourcegroups/rg/workspaces/w/datastores/out/paths/a//b/") == \
+        ("out", "a/b/")
+    assert parse_datastore_uri("azureml://datastores/store/paths/") == ("store", "")
+    for text in ("https://acct.blob.core.windows.net/c/p", "azureml://datastores/store", "", None):
+        assert parse_datastore_uri(text) is None

@@ -19,7 +19,7 @@ import pytest
 from flows.run import run_and_describe
 from tasks.clock import SystemClock
 from tasks.config import AzureMLSettings, RunConfig
-from tasks.sample_data import make_sample_dataset
+from flows.sample_data import make_sample_dataset
 from tests.azureml_fake import lifecycles
 from tests.azureml_fake.credentials import ManagedIdentityEndpoint
 from tests.azureml_fake.lifecycles import Lifecycle, Phase

@@ -7,7 +7,7 @@ import pytest
 from flows.demo import DEMO_SEED, DEMO_VIDEOS, MISSING_FOLDER, build_demo_model, local_run_config
 from flows.run import run_and_describe
 from tasks.config import RunConfig
-from tasks.sample_data import make_sample_dataset
+from flows.sample_data import make_sample_dataset
 from tests.support.slack_server import SlackWebhookServer
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]

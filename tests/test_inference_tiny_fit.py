@@ -21,12 +21,13 @@ def test_target_answer_reads_back_through_the_jobs_parser(positive, second):
     assert verdict.actor == ("pedestrian" if positive else None)
 
 
+@pytest.mark.slow
 def test_short_fit_lowers_the_loss_and_saves_weights_the_job_loads(tmp_path):
     import torch
 
     from inference.models import FAMILIES, load_model
     from inference.tiny_model import build_tiny_model
-    from tasks.sample_data import make_sample_dataset
+    from flows.sample_data import make_sample_dataset
 
     clips = make_sample_dataset(tmp_path / "clips", videos=4, seed=3, seconds=3)
     folder = build_tiny_model(tmp_path / "model").folder
@@ -55,7 +56,7 @@ def test_short_fit_lowers_the_loss_and_saves_weights_the_job_loads(tmp_path):
 
 def test_bad_labels_file_exits_2_with_what_to_fix(tmp_path, capsys):
     from inference.tiny_model import build_tiny_model
-    from tasks.sample_data import make_sample_dataset
+    from flows.sample_data import make_sample_dataset
 
     clips = make_sample_dataset(tmp_path / "clips", videos=1, seed=3, seconds=2)
     folder = build_tiny_model(tmp_path / "model").folder

@@ -1,7 +1,6 @@
 """Preflight against real Azurite: the seed's situation (missing prefix on an account that refuses keys, switched to a
 real managed-identity token), 100 good videos, the users' real label file, and identity failures."""
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,7 @@ from tasks.preflight import PreflightOptions, run_preflight
 from tests.azurite import ACCOUNT, ACCOUNT_KEY, Fault, KeyRefusingProxy, sas_token, write_clips
 
 pytestmark = pytest.mark.azurite
-SHARED = Path(os.environ.get("GHOSTWATCH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-REAL_LABELS = SHARED / "fixtures" / "dada100" / "groundtruth_labels.tsv"
+REAL_LABELS = Path(__file__).resolve().parent / "data" / "dada100" / "groundtruth_labels.tsv"
 CONTAINER = "azureml-blobstore-0f1c"
 SEED_URI = "azureml://datastores/workspaceblobstore/paths/DADA-100-videos/"
 

@@ -1,13 +1,13 @@
 """Preflight of local folders: missing, empty, wrong files, corrupt clips, counts, labels, and the CLI's exit codes."""
-import argparse
 import json
 import shutil
 
 import pytest
 
 from tasks.preflight import PreflightOptions, run_preflight
-from tasks.preflight_cli import add_preflight_parser, run_preflight_cli
-from tasks.sample_data import make_sample_dataset
+from flows.cli import preflight as preflight_command
+from flows.cli.common import standalone_parser
+from flows.sample_data import make_sample_dataset
 
 SMALL = dict(width=96, height=64, fps=10, seconds=2)
 
@@ -195,9 +195,7 @@ def test_bad_options_raise_value_error(good, bad):
 
 
 def cli(*argv):
-    parser = argparse.ArgumentParser(prog="ghostwatch")
-    add_preflight_parser(parser.add_subparsers(dest="command"))
-    return run_preflight_cli(parser.parse_args(["preflight", *argv]))
+    return preflight_command.main(standalone_parser(preflight_command).parse_args(list(argv)))
 
 
 def test_cli_exit_codes_and_json(good, tmp_path, capsys):
@@ -213,7 +211,7 @@ def test_cli_exit_codes_and_json(good, tmp_path, capsys):
 
 
 def test_cli_azureml_uri_without_a_workspace_says_what_to_pass(monkeypatch, capsys):
-    from tasks.workspace_args import WORKSPACE_FLAGS
+    from flows.cli.workspace import WORKSPACE_FLAGS
 
     for name in (v for _, _, names in WORKSPACE_FLAGS for v in names):
         monkeypatch.delenv(name, raising=False)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from inference.labels import read_labels
-from tasks.sample_data import make_sample_dataset
+from flows.sample_data import make_sample_dataset
 
 
 def digest(paths):

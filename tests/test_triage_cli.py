@@ -1,22 +1,20 @@
 """`ghostwatch triage` from a shell: evidence folders, a message corpus, and a workspace job."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import pytest
 
-from tasks.triage_cli import add_triage_parser, run_triage
+from flows.cli import triage as triage_command
+from flows.cli.common import standalone_parser
 
 EVIDENCE = Path(__file__).parent / "data" / "triage" / "evidence"
 
 
 def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ghostwatch")
-    add_triage_parser(parser.add_subparsers(dest="command", required=True))
-    return run_triage(parser.parse_args(["triage", *argv]))
+    return triage_command.main(standalone_parser(triage_command).parse_args(list(argv)))
 
 
 def test_evidence_json_verdict(capsys):
@@ -76,7 +74,7 @@ def test_classify_jsonl_reports_bad_lines_and_keeps_the_rest(tmp_path, capsys):
 
 
 def test_job_without_workspace_settings_is_bad_input(monkeypatch, capsys):
-    from tasks.workspace_args import WORKSPACE_FLAGS
+    from flows.cli.workspace import WORKSPACE_FLAGS
 
     for name in (v for _, _, names in WORKSPACE_FLAGS for v in names):
         monkeypatch.delenv(name, raising=False)
@@ -102,7 +100,7 @@ def test_parser_needs_exactly_one_source():
 def test_triage_imports_neither_torch_nor_the_azure_sdk():
     import subprocess
 
-    code = ("import sys, tasks.triage, tasks.triage_cli; "
+    code = ("import sys, tasks.triage, flows.cli.triage; "
             "print(sorted(m for m in ('torch', 'transformers', 'azure.ai.ml', 'prefect') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout.strip()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.triage import (AttemptRecord, EvidenceLine, redact, render_report, triage_evidence, verdict_for_category,
+from tasks.triage import (AttemptRecord, EvidenceLine, render_report, triage_evidence, verdict_for_category,
                           write_report)
 
 # Built in pieces so that no committed line looks like a live webhook to secret scanners.
@@ -87,27 +87,3 @@ def test_write_report_into_an_unwritable_place_raises(tmp_path):
     blocker.write_text("x")
     with pytest.raises(OSError):
         write_report(verdict_for_category("other", "x"), blocker / "sub")
-
-
-@pytest.mark.parametrize(("text", "secret"), [
-    ("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=" + "k" * 86 + "==;EndpointSuffix=core.windows.net", "k" * 86),
-    ("bare key " + "Q" * 86 + "== in a log", "Q" * 86),
-    ("GET https://acct.blob.core.windows.net/c/b?sv=2019-07-07&sr=b&sig=abc%2Fdef%3D&se=2025", "abc%2Fdef%3D"),
-    ("Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlc2lnbmF0dXJl", "eyJhbGciOiJSUzI1NiJ9"),
-    ("webhook " + SLACK_HOOK + "T0001/B0001/" + "abcdefghijklmnopqrstuvwx", "abcdefghijklmnopqrstuvwx"),
-    ("teams https://contoso.webhook.office.com/webhookb2/abc-def/IncomingWebhook/123/456", "IncomingWebhook/123"),
-    ("Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0c2VjcmV0", "c2VjcmV0c2VjcmV0"),
-    ("AZUREML_RUN_TOKEN=eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9", "eyJ0eXAiOiJKV1Qi"),
-    ("client_secret: 'very-secret-value'", "very-secret-value"),
-    ("HF token hf_abcdefghijklmnopqrstuvwxyzABCDEFGH used", "hf_abcdefghijklmnopqrstuvwxyzABCDEFGH"),
-])
-def test_redact_removes_each_kind_of_secret(text, secret):
-    cleaned = redact(text)
-    assert secret not in cleaned and "[REDACTED]" in cleaned
-
-
-def test_redact_leaves_ordinary_lines_alone():
-    for line in ("INFO [3/12] images_1_003.avi 1.2s verdict=yes", "--max-new-tokens 160",
-                 "Error Code: ScriptExecution.StreamAccess.NotFound",
-                 "azureml://datastores/workspaceblobstore/paths/DADA-100-videos/"):
-        assert redact(line) == line

@@ -23,6 +23,7 @@ from tasks.backends.azureml_workspace import MLClientDatastoreResolver, Workspac
 from tasks.backends.base import JobBackend, JobHandle, JobSpec, JobState, JobStatus, write_job_record
 from tasks.backends.watch import TransientBackendError
 from tasks.clock import Clock, SystemClock
+from tasks.retry import RetryPolicy, call_with_retries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -224,18 +225,8 @@ class AzureMLBackend:
         return self._details[name]
 
     def _retrying(self, operation: Callable[[], T], what: str) -> T:
-        delay = 2.0
-        for attempt in range(1, self.call_attempts + 1):
-            try:
-                return operation()
-            except TransientBackendError as exc:
-                if attempt == self.call_attempts:
-                    raise
-                wait = max(delay, exc.retry_after or 0.0)
-                log.warning("%s: %s; retrying in %.0f s (%d/%d)", what, exc, wait, attempt, self.call_attempts)
-                self.clock.sleep(wait)
-                delay = min(delay * 2, 60.0)
-        raise AssertionError("unreachable")
+        policy = RetryPolicy(attempts=self.call_attempts, base_seconds=2.0, max_seconds=60.0)
+        return call_with_retries(operation, policy, clock=self.clock, what=what)
 
 
 @contextmanager

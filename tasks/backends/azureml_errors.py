@@ -9,6 +9,7 @@ import re
 from typing import Callable, TypeVar
 
 from tasks.backends.watch import TransientBackendError
+from tasks.redact import redact
 
 T = TypeVar("T")
 
@@ -18,7 +19,6 @@ AUTH_FIX = (
     "where it runs unattended, give the managed identity or service principal the 'AzureML Data Scientist' role on the "
     "workspace (and check AZURE_CLIENT_ID / the federated credential it uses)."
 )
-_SECRETS = re.compile(r"(sig|se|sv|skoid|sktid|skt|ske|sks|skv|st|sp|sr|spr|srt|ss)=[^&\s\"']+", re.I)
 
 
 class AzureMLError(Exception):
@@ -31,12 +31,6 @@ class AzureMLAuthError(AzureMLError):
 
 class AzureMLNotFoundError(AzureMLError):
     """A workspace, compute, environment, datastore or job does not exist where the settings say."""
-
-
-def scrub(text: str) -> str:
-    """Remove SAS parameters and bearer tokens from a message before it reaches a log or a report."""
-    text = _SECRETS.sub(lambda m: f"{m.group(1)}=<redacted>", text)
-    return re.sub(r"(Bearer|SharedKey)\s+\S+", r"\1 <redacted>", text)
 
 
 def call_azure(operation: Callable[[], T], what: str) -> T:
@@ -84,7 +78,7 @@ def call_azure(operation: Callable[[], T], what: str) -> T:
             ) from None
         raise AzureMLError(f"{what}: HTTP {status} ({_service_words(exc)})") from None
     except (ServiceRequestError, ServiceResponseError, ConnectionError, TimeoutError) as exc:
-        raise TransientBackendError(f"{what}: connection problem ({scrub(str(exc))[:300]})") from None
+        raise TransientBackendError(f"{what}: connection problem ({redact(str(exc))[:300]})") from None
 
 
 def _service_words(exc) -> str:
@@ -92,7 +86,7 @@ def _service_words(exc) -> str:
     code = getattr(error, "code", None) or getattr(exc, "error_code", None)
     message = getattr(error, "message", None) or getattr(exc, "message", None) or str(exc)
     text = f"{code}: {message}" if code and code not in str(message) else str(message)
-    return scrub(" ".join(text.split()))[:500]
+    return redact(" ".join(text.split()))[:500]
 
 
 def _retry_after(exc) -> float | None:

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tasks.backends.azureml_errors import scrub
+from tasks.datastore.uri import parse_datastore_uri
+from tasks.redact import redact
 
 log = logging.getLogger(__name__)
 
 COLLECTION_RECORD = "collection.json"
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a log or output bigger than this is named in the gaps, not downloaded
 _GENERIC_CODES = {"usererror", "systemerror", "serviceerror"}
-_OUTPUT_URI = re.compile(r"^azureml://(?:.*/)?datastores/(?P<store>[^/]+)/paths/(?P<prefix>.*)$", re.I)
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Collection:
     missing: list[dict[str, str]] = field(default_factory=list)
 
     def miss(self, what: str, why: str) -> None:
-        why = scrub(why)[:500]
+        why = redact(why)[:500]
         log.warning("evidence for %s: could not fetch %s: %s", self.job, what, why)
         self.missing.append({"what": what, "why": why})
 
@@ -74,7 +74,7 @@ def parse_run_error(error_response: dict[str, Any] | None) -> dict[str, Any] | N
     if code and code.lower() in _GENERIC_CODES:
         category = category or code
         code = innermost or code
-    return {"code": code, "message": scrub(message), "category": category, "target": target, "reference_code": root.get("referenceCode")}
+    return {"code": code, "message": redact(message), "category": category, "target": target, "reference_code": root.get("referenceCode")}
 
 
 def download_log_files(log_files: dict[str, str], dest: Path, collection: Collection, timeout: float = 60) -> None:
@@ -107,12 +107,11 @@ def download_outputs(
 
     `token_credential` reads identity-based datastores (no stored key or SAS).
     """
-    match = _OUTPUT_URI.match(output_uri or "")
-    if not match:
+    parsed = parse_datastore_uri(output_uri or "")
+    if not parsed:
         collection.miss("outputs", f"output folder {output_uri!r} is not an azureml://datastores/... path this backend reads")
         return
-    store, prefix = match.group("store"), match.group("prefix").strip("/")
-    prefix = prefix + "/" if prefix else ""
+    store, prefix = parsed
     try:
         container = datastore_container_client(resolver.get_datastore(store), token_credential, timeout)
         blobs = [b for b in container.list_blobs(name_starts_with=prefix) if not b.name.endswith("/")]

@@ -12,12 +12,12 @@ from typing import Any
 
 from tasks.backends.azureml_errors import AzureMLError, AzureMLNotFoundError, call_azure
 from tasks.backends.watch import TransientBackendError
+from tasks.datastore.uri import parse_datastore_uri
 
 log = logging.getLogger(__name__)
 
 # vCPUs of the A100 sizes ghostwatch expects; quota is counted in vCPUs per family.
 A100_VCPUS = {"standard_nc24ads_a100_v4": 24, "standard_nc48ads_a100_v4": 48, "standard_nc96ads_a100_v4": 96, "standard_nd96asr_v4": 96}
-_OUTPUT_URI = re.compile(r"^azureml://(?:.*/)?datastores/(?P<store>[^/]+)/paths/", re.I)
 
 
 @dataclass
@@ -178,10 +178,10 @@ def _check_environment(ml_client: Any, job: Any, report: WorkspaceReport) -> Non
 
 
 def _check_output_datastore(ml_client: Any, output_uri: str, report: WorkspaceReport) -> None:
-    match = _OUTPUT_URI.match(output_uri)
-    if not match:
+    parsed = parse_datastore_uri(output_uri)
+    if not parsed:
         return
-    store = match.group("store")
+    store = parsed[0]
     try:
         call_azure(lambda: ml_client.datastores.get(store), f"get datastore {store}")
         report.facts["output_datastore"] = store
@@ -192,10 +192,10 @@ def _check_output_datastore(ml_client: Any, output_uri: str, report: WorkspaceRe
 def _check_input_datastore(ml_client: Any, video_uri: str, use_identity: bool, report: WorkspaceReport) -> None:
     from azure.ai.ml.entities import AccountKeyConfiguration, SasTokenConfiguration
 
-    match = _OUTPUT_URI.match(video_uri)
-    if not match:
+    parsed = parse_datastore_uri(video_uri)
+    if not parsed:
         return
-    store = match.group("store")
+    store = parsed[0]
     try:
         datastore = call_azure(lambda: ml_client.datastores.get(store), f"get datastore {store}")
     except AzureMLNotFoundError:

@@ -40,6 +40,8 @@ class PollPolicy:
 class TransientBackendError(Exception):
     """A backend error worth retrying (throttling, 5xx, connection reset); `retry_after` in seconds if known."""
 
+    retryable = True  # read by tasks.retry.call_with_retries
+
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after

@@ -16,7 +16,7 @@ from tasks.clock import Clock
 from tasks.datastore.base import BlobInfo, Datastore, StorageError
 from tasks.datastore.blob import AUTH_DESCRIPTIONS, AzureBlob
 from tasks.datastore.local import LocalFolder
-from tasks.datastore.retry import RetryPolicy
+from tasks.retry import RetryPolicy
 from tasks.datastore.suggest import nearest_existing, rank_similar
 from tasks.datastore.uri import Location
 

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO, Callable
 from tasks.clock import Clock, SystemClock
 from tasks.datastore.base import BlobInfo, StorageError
 from tasks.datastore.errors import classify
-from tasks.datastore.retry import RetryPolicy, call_with_retries
+from tasks.retry import RetryPolicy, call_with_retries
 from tasks.datastore.uri import Location
 
 # The SDK's own retry loop sleeps on the wall clock; ghostwatch retries on its injectable clock instead.
@@ -141,12 +141,17 @@ class AzureBlob:
         return self._call(lambda: sorted(c.name for c in self._service.list_containers()), "list containers")
 
     def _call(self, operation, what: str):
-        return call_with_retries(
-            operation,
-            lambda exc: classify(exc, self._context, secrets=(self.location.secret,)),
-            self._retry,
-            clock=self._clock,
-            rng=self._rng,
-            what=f"{what} at {self.description}",
-            on_retry=self._on_retry,
-        )
+        try:
+            return call_with_retries(
+                operation,
+                self._retry,
+                classify=lambda exc: classify(exc, self._context, secrets=(self.location.secret,)),
+                clock=self._clock,
+                rng=self._rng,
+                what=f"{what} at {self.description}",
+                on_retry=self._on_retry,
+            )
+        except StorageError as error:
+            if getattr(error, "gave_up_after", None):
+                error.detail = f"{error.detail} (gave up after {error.gave_up_after} attempts)"
+            raise

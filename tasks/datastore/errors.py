@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from tasks.redact import redact
 from tasks.datastore.base import StorageError
 
 CATALOGUE_PATH = Path(__file__).with_name("storage_errors.yaml")
@@ -16,13 +17,6 @@ _OUTCOME_FIELDS = {"id", "category", "retryable", "switch_to_identity", "fix"}
 _EXCEPTION_KINDS = {"connection", "identity"}
 
 # SAS signatures, account keys in connection strings, and bearer tokens are the secrets that can reach an error text.
-_SECRET_PATTERNS = [
-    re.compile(r"(?i)(sig=)[^&\s'\"]+"),
-    re.compile(r"(?i)(AccountKey=)[^;\s'\"]+"),
-    re.compile(r"(?i)(SharedAccessSignature=)[^;\s'\"]+"),
-    re.compile(r"(?i)(Bearer\s+)[A-Za-z0-9._\-]+"),
-    re.compile(r"(?i)(SharedKey\s+[^:\s]+:)[A-Za-z0-9+/=]+"),
-]
 
 
 @dataclass(frozen=True)
@@ -75,16 +69,6 @@ def load_catalogue(path: Path = CATALOGUE_PATH) -> tuple[Rule, ...]:
     if not rules or any(getattr(rules[-1], name) for name in _MATCH_FIELDS):
         raise ValueError(f"{path}: the last rule must be a catch-all without match fields")
     return tuple(rules)
-
-
-def redact(text: str, *secrets: str | None) -> str:
-    """Remove SAS signatures, account keys and tokens (and any literal `secrets`) from `text`."""
-    for secret in secrets:
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, "***")
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(r"\1***", text)
-    return text
 
 
 def classify(exc: BaseException, context: dict | None = None, secrets: tuple[str | None, ...] = ()) -> StorageError:

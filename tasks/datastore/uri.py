@@ -133,14 +133,24 @@ def _is_ip_or_localhost(host: str) -> bool:
         return False
 
 
+def parse_datastore_uri(text: str) -> tuple[str, str] | None:
+    """(datastore name, prefix as 'a/b/' or '') of an azureml:// datastore path, short or long form; else None.
+
+    The one parser of `azureml://datastores/<name>/paths/<prefix>` (and of the long form with subscription, resource
+    group and workspace) for preflight, the workspace check and evidence collection alike.
+    """
+    found = _AZUREML_SHORT.match(text or "") or _AZUREML_LONG.match(text or "")
+    return (found.group("name"), _normal_prefix(found.group("prefix"))) if found else None
+
+
 def _resolve_azureml(text: str, resolver: DatastoreResolver | None) -> Location:
-    found = _AZUREML_SHORT.match(text) or _AZUREML_LONG.match(text)
-    if not found:
+    parsed = parse_datastore_uri(text)
+    if not parsed:
         raise ValueError(
             f"cannot parse {text!r}: expected azureml://datastores/<name>/paths/<prefix> "
             "(or the long form azureml://subscriptions/.../workspaces/<w>/datastores/<name>/paths/<prefix>)"
         )
-    name, prefix = found.group("name"), _normal_prefix(found.group("prefix"))
+    name, prefix = parsed
     if resolver is None:
         raise ValueError(
             f"{text} names the Azure ML datastore {name!r}, which needs a workspace to resolve: run preflight with the "
@@ -157,7 +167,7 @@ def _resolve_azureml(text: str, resolver: DatastoreResolver | None) -> Location:
             fix=f"Use a datastore the workspace has (az ml datastore list) or register {name!r} first.",
         ) from None
     except Exception as exc:  # noqa: BLE001 - the workspace lookup failed (login, network, throttling): a finding
-        from tasks.datastore.errors import redact
+        from tasks.redact import redact
 
         raise StorageError(
             rule="datastore_lookup_failed",

@@ -2,7 +2,7 @@
 and decide the bounded remediation. Orchestrator-side only: no torch, no Azure SDK at import time."""
 from tasks.triage.catalogue import Catalogue, CatalogueError, default_catalogue, load_catalogue
 from tasks.triage.classify import classify_message, triage_evidence
-from tasks.triage.redact import redact
+from tasks.redact import redact
 from tasks.triage.remediation import AttemptRecord, RemediationStep, plan_remediation
 from tasks.triage.report import ReportPaths, render_report, write_report
 from tasks.triage.verdict import EvidenceLine, TriageContext, Verdict, verdict_for_category

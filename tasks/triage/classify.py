@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 
 from tasks.triage.catalogue import LAYERS, Catalogue, Rule, default_catalogue
 from tasks.triage.output_checks import OutputFinding, OutputStats, check_outputs
-from tasks.triage.redact import redact, redact_obj
+from tasks.redact import redact, redact_obj
 from tasks.triage.timeline import TimelineBuilder, find_timestamp
 from tasks.triage.verdict import (EvidenceLine, TriageContext, Verdict, fill_placeholders, fill_recommendations)
 

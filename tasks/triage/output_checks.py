@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.labels import parse_label
-from tasks.triage.redact import redact
+from tasks.redact import redact
 from tasks.triage.verdict import EvidenceLine, TriageContext
 
 PREDICTIONS = "outputs/predictions.jsonl"

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
-from tasks.triage.redact import redact, redact_obj
+from tasks.redact import redact, redact_obj
 from tasks.triage.remediation import AttemptRecord
 from tasks.triage.verdict import Verdict
 

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 from tasks.triage.catalogue import Catalogue, default_catalogue
-from tasks.triage.redact import redact, redact_obj
+from tasks.redact import redact, redact_obj
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

@@ -16,10 +16,10 @@ from inference.labels import LabelTable, match_labels, read_labels
 from tasks.clock import Clock
 from tasks.datastore import AccessReport, StorageError, open_and_list, resolve_location
 from tasks.datastore.access import AccessOutcome
-from tasks.datastore.errors import redact
+from tasks.redact import redact
 from tasks.datastore.uri import DatastoreResolver
-from tasks.expectations import ExpectationOutcome, load_suite, run_suite
-from tasks.manifest import DEFAULT_BLOB_SAMPLE, build_manifest, choose_sample, probe_names, split_listing
+from tasks.preflight.expectations import ExpectationOutcome, load_suite, run_suite
+from tasks.preflight.manifest import DEFAULT_BLOB_SAMPLE, build_manifest, choose_sample, probe_names, split_listing
 
 __all__ = ["AccessReport", "Finding", "PreflightOptions", "PreflightResult", "run_preflight"]
 
@@ -260,7 +260,7 @@ def _read_labels(path: str | None) -> tuple[LabelTable | None, Finding | None]:
 def _tables(files, manifest: list[dict], labels: LabelTable | None) -> dict:
     import pandas as pd
 
-    from tasks.manifest import extension_of
+    from tasks.preflight.manifest import extension_of
 
     video_columns = ["name", "key", "extension", "size", "modified", "probed", "readable", "fps", "frames", "duration",
                      "width", "height", "probe_error", "label", "positive"]

@@ -15,30 +15,21 @@ import sys
 from pathlib import Path
 from typing import IO, Iterator
 
-from tasks.workspace_args import add_workspace_arguments, workspace_settings
+from flows.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE_FOUND, EXIT_OK as EXIT_HEALTHY, bad_input, whole_number
+from flows.cli.workspace import add_workspace_arguments, workspace_settings
 
-EXIT_HEALTHY, EXIT_FAILURE_FOUND, EXIT_BAD_INPUT = 0, 1, 2
+NAME = "triage"
+HELP = "classify a failed (or suspicious) job and write its investigation report"
+DESCRIPTION = ("Classify a job against the failure catalogue: its structured error, its logs, its outputs. "
+               "Exit status: 0 healthy, 1 failure found, 2 bad input.")
 
 
 class TriageCliError(Exception):
     """Bad input to the triage command; the message says what was wrong and what to do."""
 
 
-def add_triage_parser(subparsers) -> argparse.ArgumentParser:
-    """Register the `triage` subcommand on an argparse subparsers object.
-
-    Args:
-        subparsers: what ArgumentParser.add_subparsers returned.
-
-    Returns:
-        The subcommand's parser (its handler is run_triage).
-    """
-    parser = subparsers.add_parser(
-        "triage",
-        help="classify a failed (or suspicious) job and write its investigation report",
-        description="Classify a job against the failure catalogue: its structured error, its logs, its outputs. "
-        "Exit status: 0 healthy, 1 failure found, 2 bad input.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The subcommand's arguments."""
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--evidence", type=Path, metavar="DIR",
                         help="an evidence folder (what `az ml job download --all` writes, or a ghostwatch run's)")
@@ -49,7 +40,7 @@ def add_triage_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON instead of the markdown report")
     parser.add_argument("--report-dir", type=Path, metavar="DIR",
                         help="also write investigation_report.md and verdict.json here (default with --job: --dest)")
-    parser.add_argument("--expected-videos", type=_positive_int, metavar="N",
+    parser.add_argument("--expected-videos", type=whole_number(1), metavar="N",
                         help="how many videos the job was given (checks that each has a prediction)")
     parser.add_argument("--labels-both-classes", action=argparse.BooleanOptionalAction, default=None,
                         help="whether the labelled set holds both classes (default: read from the predictions)")
@@ -57,15 +48,13 @@ def add_triage_parser(subparsers) -> argparse.ArgumentParser:
     add_workspace_arguments(parser, "with --job")
     parser.add_argument("--dest", type=Path, metavar="DIR",
                         help="--job: where to download the job's evidence (default ./ghostwatch-evidence/<job>)")
-    parser.set_defaults(handler=run_triage)
-    return parser
 
 
-def run_triage(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     """Run the triage subcommand.
 
     Args:
-        args: the parsed arguments of `add_triage_parser`.
+        args: the parsed arguments of `add_arguments`.
 
     Returns:
         The exit status (0 healthy / all classified, 1 failure found, 2 bad input).
@@ -81,8 +70,7 @@ def run_triage(args: argparse.Namespace) -> int:
             report_dir = args.report_dir
         return _triage_folder(evidence, args, report_dir)
     except TriageCliError as exc:
-        print(f"ghostwatch triage: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return bad_input(NAME, str(exc))
 
 
 def _triage_folder(evidence: Path, args: argparse.Namespace, report_dir: Path | None) -> int:
@@ -197,13 +185,3 @@ def _read_job(evidence: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value

@@ -112,7 +112,7 @@ def alert_for(verdict, report_path: Path, run_folder: str) -> Alert:
 def alert_for_crash(flow_run_name: str, state) -> Alert:
     """The Slack alert for a run that failed outside triage (an exception, a crash)."""
     message = (getattr(state, "message", None) or "no message").splitlines()[0][:500]
-    from tasks.triage.redact import redact
+    from tasks.redact import redact
 
     return Alert(
         title=f"ghost-probing run {flow_run_name} {getattr(state, 'name', 'failed').lower()}",

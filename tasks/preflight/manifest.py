@@ -6,9 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from inference.labels import VIDEO_EXTENSIONS, LabelTable, match_labels, video_key
+from inference.labels import LabelTable, match_labels, video_key
+from inference.videos import is_video_name
 from tasks.datastore.base import BlobInfo, Datastore, StorageError
-from tasks.video_probe import VideoProbe, probe_video
+from tasks.preflight.probes import VideoProbe, probe_video
 
 DEFAULT_BLOB_SAMPLE = 10
 
@@ -22,7 +23,7 @@ def split_listing(listing: list[BlobInfo], sidecar_extensions: list[str]) -> tup
     """(videos, files): videos have a video extension; files are everything except sidecars (label files, notes)."""
     sidecars = {extension.lower() for extension in sidecar_extensions}
     files = [info for info in listing if extension_of(info.name) not in sidecars]
-    videos = [info for info in files if extension_of(info.name) in VIDEO_EXTENSIONS]
+    videos = [info for info in files if is_video_name(info.name)]
     return videos, files
 
 

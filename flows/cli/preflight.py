@@ -3,60 +3,33 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
-from tasks.workspace_args import add_workspace_arguments, workspace_settings
+from flows.cli.common import EXIT_FAILURE_FOUND, EXIT_OK, bad_input, whole_number
+from flows.cli.workspace import add_workspace_arguments, workspace_settings
 
-
-def _whole_number(minimum: int, none_means: str | None = None):
-    """An argparse type: a whole number >= minimum; with `none_means`, 'none' (or skip/any) gives None."""
-    def parse(text: str) -> int | None:
-        if none_means and text.strip().lower() in ("none", "skip", "any"):
-            return None
-        hint = f" (or 'none' to {none_means})" if none_means else ""
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number{hint}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected at least {minimum}{hint}, got {value}")
-        return value
-
-    return parse
+NAME = "preflight"
+HELP = "check that the job can read the videos and that they are fit to run (no GPU, no Prefect server)"
+DESCRIPTION = ("Reach the data as the job will (switching to managed identity if the account refuses keys), "
+               "build a manifest (listing, decord probes, labels) and run the data-quality suite. "
+               "Exit status: 0 passed, 1 something blocks submission, 2 bad arguments.")
 
 
-def add_preflight_parser(subparsers) -> argparse.ArgumentParser:
-    """Register the `preflight` subcommand on an argparse subparsers object.
-
-    Args:
-        subparsers: what ArgumentParser.add_subparsers returned.
-
-    Returns:
-        The subcommand's parser (its handler is run_preflight_cli).
-    """
-    parser = subparsers.add_parser(
-        "preflight",
-        help="check that the job can read the videos and that they are fit to run (no GPU, no Prefect server)",
-        description="Reach the data as the job will (switching to managed identity if the account refuses keys), "
-        "build a manifest (listing, decord probes, labels) and run the data-quality suite. "
-        "Exit status: 0 passed, 1 something blocks submission, 2 bad arguments.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The subcommand's arguments."""
     parser.add_argument("uri", help="local folder, azureml://datastores/<name>/paths/<prefix>, "
                         "https://<account>.blob.core.windows.net/<container>/<prefix>, abfss:// or wasbs://")
     parser.add_argument("--labels", dest="labels_path", help="ground-truth label file (the users' TSV or CSV)")
-    parser.add_argument("--expected-count", type=_whole_number(1, none_means="skip the count check"), default=100,
+    parser.add_argument("--expected-count", type=whole_number(1, none_means="skip the count check"), default=100,
                         help="how many videos there should be (default 100; 'none' skips the check)")
     parser.add_argument("--fail-on-warnings", action="store_true", help="treat warnings as blocking")
-    parser.add_argument("--probe-sample", type=_whole_number(0), default=None,
+    parser.add_argument("--probe-sample", type=whole_number(0), default=None,
                         help="how many videos to decode (default: all in a local folder, 10 from blob storage)")
-    parser.add_argument("--concurrency", type=_whole_number(1), default=4, help="probes at a time (default 4)")
+    parser.add_argument("--concurrency", type=whole_number(1), default=4, help="probes at a time (default 4)")
     add_workspace_arguments(parser, "for azureml:// URIs")
     parser.add_argument("--json", action="store_true", help="print the whole result (manifest included) as JSON")
-    parser.set_defaults(handler=run_preflight_cli)
-    return parser
 
 
-def run_preflight_cli(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     """Run preflight for parsed arguments and print the result.
 
     Returns:
@@ -77,17 +50,16 @@ def run_preflight_cli(args: argparse.Namespace) -> int:
             workspace=workspace,
         ))
     except ValueError as exc:
-        print(f"ghostwatch preflight: {exc}", file=sys.stderr)
-        return 2
+        return bad_input(NAME, str(exc))
     print(result.to_json() if args.json else result.to_markdown())
-    return 0 if result.passed else 1
+    return EXIT_OK if result.passed else EXIT_FAILURE_FOUND
 
 
 def _workspace(args: argparse.Namespace):
     """The Azure ML datastore resolver, for azureml:// URIs only."""
     if not args.uri.strip().lower().startswith("azureml://"):
         return None
-    from tasks.run_context import datastore_resolver
+    from flows.run_context import datastore_resolver
 
     settings = workspace_settings(args, f"{args.uri} is an Azure ML datastore path (or give its https:// blob URL); it")
     return datastore_resolver(settings)

@@ -1,4 +1,5 @@
-"""Secret scrubbing: every line that leaves triage (evidence, report, verdict JSON) passes through `redact`.
+"""The one secret scrubber: every message that leaves ghostwatch (logs, errors, evidence, reports, verdict JSON,
+alerts) passes through `redact`.
 
 Covers storage account keys (in connection strings and bare), SAS signatures (`sig=`), bearer tokens and JWTs,
 webhook URLs (Slack, Teams, Discord), connection-string secrets, and `password=`/`token=`-style assignments.
@@ -34,17 +35,22 @@ _TRIGGERS = ("hooks.slack.com", "webhook", "discord", "key=", "sharedaccess", "s
              "sharedkey", "eyj", "==", "passw", "secret", "api", "token", "hf_")
 
 
-def redact(text: str) -> str:
-    """Return `text` with every secret this module knows replaced by [REDACTED].
+def redact(text: str, *secrets: str | None) -> str:
+    """Return `text` with every secret this module knows, and every literal one given, replaced by [REDACTED].
 
     Args:
-        text: any string (a log line, a report, a JSON document).
+        text: any string (a log line, a report, a JSON document, an SDK's error message).
+        secrets: literal secrets to remove as well (a SAS token, a key); values shorter than 8 characters are ignored,
+            since removing them would shred ordinary words.
 
     Returns:
         The scrubbed string; text without secrets comes back unchanged.
     """
     if not text:
         return text
+    for secret in secrets:
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, REDACTED)
     lowered = text.lower()
     if next(filter(lowered.__contains__, _TRIGGERS), None) is None:
         return text
