@@ -14,11 +14,12 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from tasks.triage.catalogue import LAYERS, Catalogue, Rule, default_catalogue
 from tasks.triage.output_checks import OutputFinding, OutputStats, check_outputs
 from tasks.triage.redact import redact, redact_obj
+from tasks.triage.structured import message_lines, normalise
 from tasks.triage.timeline import TimelineBuilder, find_timestamp
 from tasks.triage.verdict import (EvidenceLine, TriageContext, Verdict, fill_placeholders, fill_recommendations)
 
@@ -70,6 +71,8 @@ class ScanResult:
     timeline: TimelineBuilder = field(default_factory=TimelineBuilder)
     tail: deque = field(default_factory=lambda: deque(maxlen=_TAIL_LINES))
     tail_file: str | None = None
+    # The last exception line of the user's logs (`SomethingError: ...`): where a crashed process stopped.
+    last_exception: Hit | None = None
     files: list[str] = field(default_factory=list)
     lines: int = 0
     bytes: int = 0
@@ -195,11 +198,15 @@ class Scanner:
                 return
             seen = result.hit_counts.get(rule.id, 0)
             result.hit_counts[rule.id] = seen + 1
-            if seen < _HITS_PER_RULE:
+            fatal = layer == "user_log" and match.groupdict().get("exception")
+            if seen < _HITS_PER_RULE or fatal:
                 groups = {k: v for k, v in match.groupdict().items() if v}
                 groups["match"] = match.group(0)
-                result.hits.append(Hit(rule, layer, rel, number, line.strip(), groups,
-                                       (_LAYER_INDEX[layer], file_index, number or 0)))
+                hit = Hit(rule, layer, rel, number, line.strip(), groups, (_LAYER_INDEX[layer], file_index, number or 0))
+                if seen < _HITS_PER_RULE:
+                    result.hits.append(hit)
+                if fatal and (result.last_exception is None or hit.order >= result.last_exception.order):
+                    result.last_exception = hit
 
 
 _TABLES: dict[tuple[int, bool, bool], tuple[Catalogue, tuple]] = {}
@@ -320,18 +327,85 @@ def classify_message(text: str, *, catalogue: Catalogue | None = None) -> Verdic
         The Verdict; `other` when no rule matches.
     """
     catalogue = catalogue or default_catalogue()
-    scanner = Scanner(catalogue, failed=True, any_layer=True)
-    scanner.scan_lines("structured", "message", enumerate(str(text).splitlines() or [""], 1))
-    result = scanner.result
+    text = normalise(text)
+    result = scan_message(text, catalogue)
     if not result.hits:
         info = catalogue.category("other")
-        first = next((line.strip() for line in str(text).splitlines() if line.strip()), "")
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
         return Verdict(category="other", retryable=info.retryable, action=info.action,
                        summary=redact(f"No known signature: {first[:200]}") if first else "Empty message",
                        root_cause=info.root_cause, recommendations=fill_recommendations(info.recommendations, info.docs, {}),
-                       next_steps=list(info.next_steps), rule_id=None, evidence=[], timeline=[], error_details={})
+                       next_steps=list(info.next_steps), rule_id=None, evidence=[], timeline=[], error_details={},
+                       confidence="low", runner_up=None)
     best = min(result.hits, key=lambda h: h.key)
     return _verdict_from_hit(catalogue, best, result, None, None, None, [])
+
+
+def scan_message(text: str, catalogue: Catalogue | None = None) -> ScanResult:
+    """Every hit of the catalogue (every rule eligible, whatever its layer) on one normalised message."""
+    scanner = Scanner(catalogue or default_catalogue(), failed=True, any_layer=True)
+    scanner.scan_lines("structured", "message", enumerate(message_lines(text), 1))
+    return scanner.result
+
+
+def classify_record(record: Any, *, catalogue: Catalogue | None = None) -> dict:
+    """One `--classify-jsonl` output row for one input record: the verdict's essentials, never an exception.
+
+    Args:
+        record: a decoded JSON line, expected to be an object with `id` and `message` (the message may be any JSON
+            value: a string, an error object, null).
+        catalogue: default: the shipped catalogue.
+
+    Returns:
+        {"id", "category", "retryable", "action", "rule_id", "confidence", "runner_up", "summary"}; for a record
+        that is not an object with `id` and `message`, {"id": <id or None>, "error": "<what was wrong>"}.
+    """
+    if not isinstance(record, dict) or "id" not in record or "message" not in record:
+        rid = record.get("id") if isinstance(record, dict) else None
+        return {"id": rid, "error": "expected an object with `id` and `message`"}
+    catalogue = catalogue or default_catalogue()
+    try:
+        text = normalise(record["message"])
+        hits = scan_message(text, catalogue).hits
+    except (RecursionError, MemoryError) as exc:  # a pathological message is a per-line error, not a crash
+        return {"id": record["id"], "error": f"message could not be read ({type(exc).__name__})"}
+    if not hits:
+        info = catalogue.category("other")
+        return {"id": record["id"], "category": "other", "retryable": info.retryable, "action": info.action,
+                "rule_id": None, "confidence": "low", "runner_up": None,
+                "summary": "No known signature" if text.strip() else "Empty message"}
+    best = min(hits, key=lambda h: h.key)
+    info = catalogue.category(best.rule.category)
+    confidence, runner_up = judge_confidence(best, hits)
+    return {"id": record["id"], "category": info.name, "retryable": info.retryable, "action": info.action,
+            "rule_id": best.rule.id, "confidence": confidence, "runner_up": runner_up,
+            "summary": redact(fill_placeholders(best.rule.summary, {**best.groups, "match": best.groups["match"][:200]}))}
+
+
+# Confidence follows the layer that decided and how close the best other category came.
+_CLOSE = 6                   # a runner-up within this many priority points makes the verdict less sure
+_HIGH_PRIORITY = 60          # a signature or code at least this specific is `high` on its own
+_CATCH_ALL_PRIORITY = 11     # below this only a bare traceback or a non-zero exit matched
+
+
+def judge_confidence(best: Hit, hits: list[Hit]) -> tuple[str, str | None]:
+    """(confidence, runner-up category) for the deciding hit among all hits."""
+    others: dict[str, Hit] = {}
+    for hit in hits:
+        category = hit.rule.category
+        if category != best.rule.category and (category not in others or hit.key < others[category].key):
+            others[category] = hit
+    runner = min(others.values(), key=lambda h: h.key) if others else None
+    priority = best.rule.priority
+    if priority < _CATCH_ALL_PRIORITY:
+        level = 0
+    elif best.rule.tier != "generic" and priority >= _HIGH_PRIORITY:
+        level = 2
+    else:
+        level = 1
+    if runner is not None and priority - runner.rule.priority < _CLOSE:
+        level = max(0, level - 1)
+    return ("low", "medium", "high")[level], (runner.rule.category if runner else None)
 
 
 # --- reading -------------------------------------------------------------------------------------------------------
@@ -361,7 +435,13 @@ def _structured_lines(job: dict | None) -> Iterator[tuple[None, str]]:
         for key in ("code", "message", "target", "category"):
             value = error.get(key)
             if value:
-                for line in str(value).splitlines():
+                for line in message_lines(normalise(value)):
+                    if line.strip():
+                        yield None, line
+        for key, value in error.items():
+            if key not in ("code", "message", "target", "category") and isinstance(value, (dict, list)):
+                # innerError / details: the nested codes say more than the outer UserError
+                for line in message_lines(normalise(value)):
                     if line.strip():
                         yield None, line
     elif error:
@@ -412,7 +492,13 @@ def _verdict_from_hit(catalogue: Catalogue, best: Hit, result: ScanResult, job: 
                       stats: OutputStats | None, warnings: list[str]) -> Verdict:
     info = catalogue.category(best.rule.category)
     same = sorted((h for h in result.hits if h.rule.category == best.rule.category), key=lambda h: h.key)
-    evidence = _evidence([best] + [h for h in same if h is not best])
+    cited = [best] + [h for h in same if h is not best]
+    fatal = result.last_exception
+    if fatal is not None and (fatal.file, fatal.line) != (best.file, best.line):
+        # A crashed process: the exception it ended in is cited next to the line that explains it.
+        cited = [cited[0], fatal] + [h for h in cited[1:] if (h.file, h.line) != (fatal.file, fatal.line)]
+    evidence = _evidence(cited)
+    confidence, runner_up = judge_confidence(best, result.hits)
     # Only the deciding category's lines fill placeholders: a log-upload URL of another signal names another container.
     values = _placeholder_values(job, same)
     values.update({k: v for k, v in best.groups.items() if k != "match"})
@@ -429,6 +515,7 @@ def _verdict_from_hit(catalogue: Catalogue, best: Hit, result: ScanResult, job: 
         next_steps=[fill_placeholders(s, values) for s in (best.rule.next_steps or info.next_steps)],
         rule_id=best.rule.id, evidence=evidence,
         timeline=result.timeline.build(job, failure, state), error_details=redact_obj(details),
+        confidence=confidence, runner_up=runner_up,
     )
 
 
@@ -449,6 +536,7 @@ def _verdict_from_finding(catalogue: Catalogue, finding: OutputFinding, findings
         next_steps=[fill_placeholders(s, values) for s in info.next_steps], rule_id=f"output.{finding.check}",
         evidence=[EvidenceLine(e.file, e.line, redact(e.text)) for e in evidence][:_MAX_EVIDENCE],
         timeline=result.timeline.build(job, None, state), error_details=redact_obj(details),
+        confidence="high", runner_up=_runner_up(result.hits, finding.category),
     )
 
 
@@ -484,7 +572,13 @@ def _unknown_failure_verdict(catalogue: Catalogue, result: ScanResult, job: dict
         next_steps=list(info.next_steps), rule_id=None, evidence=evidence,
         timeline=result.timeline.build(job, None, state),
         error_details=redact_obj(_error_details(job, state, result, warnings, None)),
+        confidence="low", runner_up=None,
     )
+
+
+def _runner_up(hits: list[Hit], category: str) -> str | None:
+    others = [h for h in hits if h.rule.category != category]
+    return min(others, key=lambda h: h.key).rule.category if others else None
 
 
 def _evidence(hits: list[Hit]) -> list[EvidenceLine]:
@@ -544,10 +638,15 @@ def _placeholder_values(job: dict | None, hits: list[Hit]) -> dict[str, str]:
                 values["workspace" if key == "workspace_name" else key] = str(props[key])
         if "model" in values and "model_id" not in values:
             values["model_id"] = values["model"]
-        for text in _strings(job):
-            _uri_values(text, values)
+    # The lines that decided name the path that failed; then the job's inputs. Never its outputs: a data-not-found
+    # command filled with the output folder sends the reader to look in the wrong place.
     for hit in hits:
         _uri_values(hit.text, values)
+    if job:
+        inputs = [text for key, text in _keyed_strings(job) if "output" not in key and "input" in key]
+        rest = [text for key, text in _keyed_strings(job) if "output" not in key and "input" not in key]
+        for text in inputs + rest:
+            _uri_values(text, values)
     return {k: v for k, v in values.items() if v}
 
 
@@ -561,15 +660,16 @@ def _uri_values(text: str, values: dict[str, str]) -> None:
                     values.setdefault(key, value.rstrip(".,;"))
 
 
-def _strings(value) -> Iterator[str]:
+def _keyed_strings(value, path: str = "") -> Iterator[tuple[str, str]]:
+    """(lower-cased key path, string) for every string in a JSON value."""
     if isinstance(value, str):
-        yield value
+        yield path, value
     elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
+        for k, v in value.items():
+            yield from _keyed_strings(v, f"{path}.{str(k).lower()}")
     elif isinstance(value, list):
         for v in value:
-            yield from _strings(v)
+            yield from _keyed_strings(v, path)
 
 
 def _failure_event(best: Hit, summary: str, result: ScanResult) -> tuple[str, str] | None:
