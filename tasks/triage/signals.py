@@ -117,7 +117,7 @@ def _http_status(entry: dict, here: str):
     if not isinstance(service, str) or not service:
         raise SignalError(f"{here}: `service` must be a regex naming the service that answered")
     status = "|".join(statuses)
-    said = (rf"(?:\b(?:status(?:[ _]?code)?|http(?:\s*error)?|error|response(?:_status_code)?|returned)\W{{0,4}}"
+    said = (rf"(?:\b(?:status|http(?:\s*error)?|error|response|returned)(?:[ _]?(?:status|code|type))?\W{{0,4}}"
             rf"(?P<status>{status})\b|\b(?P<status2>{status})\s*(?:\(|client error|server error|forbidden|unauthorized|"
             rf"not found|conflict|too many|internal server|bad gateway|service unavailable|bad request))")
     pattern = rf"^(?=.*(?:{service}))(?:.*?){said}"
@@ -133,7 +133,7 @@ def _exceptions(entry: dict, here: str):
         parts.append(rf"(?:[A-Za-z_]\w*\.)*(?:{'|'.join(bare)})")
     if qualified:
         parts.append("|".join(qualified))
-    pattern = rf"(?<![\w.])(?P<exception>{'|'.join(parts)})(?=:|\s*$|\s*\(|\s+\[|,)"
+    pattern = rf"(?<![\w.])(?P<exception>{'|'.join(parts)})(?=:|\.?\s*$|\s*\(|\s+\[|,|\.\s)"
     keywords = frozenset(t.rsplit(".", 1)[-1].lower() for t in types)
     return pattern, 0, "The process raised {exception} ({category})", keywords, "generic"
 
