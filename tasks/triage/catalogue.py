@@ -103,6 +103,9 @@ class Rule:
     # Which layer of classification the rule belongs to: `structured` (an error code or HTTP status), `signature`
     # (a rule of `rules:`), `generic` (an exception type, errno, exit code or keyword in context). Confidence follows it.
     tier: str = "signature"
+    # Groups of word gates, ("exact", word) or ("prefix", start of a word): a match needs one gate of every group
+    # among the text's words. Read from the tables at load (signals.gates); None: prefilter with `keywords`.
+    gates: tuple[tuple[tuple[str, str], ...], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -281,7 +284,7 @@ def _load_signal_tables(data: dict, categories: dict[str, CategoryInfo], source:
     """The structured and generic tables (signals.py documents them), compiled into rules."""
     from tasks.triage.signals import SECTIONS, SignalError, compile_section
 
-    def make_rule(entry: dict, regex: re.Pattern[str], summary: str, keywords, tier: str, where: str) -> Rule:
+    def make_rule(entry: dict, regex: re.Pattern[str], summary: str, keywords, tier: str, where: str, gates) -> Rule:
         rid = _check_id(entry.get("id"), where)
         where = f"{where} ({rid})"
         category = entry.get("category")
@@ -298,7 +301,7 @@ def _load_signal_tables(data: dict, categories: dict[str, CategoryInfo], source:
                     # user's job to have failed; system logs speak through codes and specific signatures only.
                     layers=frozenset(LAYERS) if tier == "structured" else frozenset(("structured", "user_log")),
                     when="failed",
-                    keywords=frozenset(keywords) if keywords else None, tier=tier)
+                    keywords=frozenset(keywords) if keywords else None, tier=tier, gates=gates)
 
     rules: list[Rule] = []
     for section in SECTIONS:

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator
 from tasks.triage.catalogue import LAYERS, Catalogue, Rule, default_catalogue
 from tasks.triage.output_checks import OutputFinding, OutputStats, check_outputs
 from tasks.triage.redact import redact, redact_obj
+from tasks.triage.signals import ContextPattern
 from tasks.triage.structured import message_lines, normalise
 from tasks.triage.timeline import TimelineBuilder, find_timestamp
 from tasks.triage.verdict import (EvidenceLine, TriageContext, Verdict, fill_placeholders, fill_recommendations)
@@ -33,6 +34,7 @@ _BLOCK_CHARS = 1 << 20      # read logs a megabyte at a time
 _MAX_CARRY = 8 << 20        # a "line" longer than this is cut rather than held whole
 _FIRST_LINES = 50           # lines of a file searched for its first timestamp
 _NEWLINE = re.compile("\n")
+_WORDS = re.compile(r"\w+")
 _OTHER_SIGNAL_MIN_PRIORITY = 25
 _SUCCESS_STATES = {"completed"}
 _FAILED_STATES = {"failed", "canceled", "cancelled", "notresponding", "paused", "cancelrequested"}
@@ -91,18 +93,47 @@ class Scanner:
         self.catalogue = catalogue
         self.block_chars = block_chars
         self.result = ScanResult()
-        self._rules, self._keyword_rules, self._unkeyed = _rule_tables(catalogue, failed, any_layer)
+        self._rules, self._keyword_rules, self._unkeyed, self._gated = _rule_tables(catalogue, failed, any_layer)
         self._file_index = 0
 
     def scan_lines(self, layer: str, rel: str, lines: Iterable[tuple[int | None, str]]) -> None:
         """Match a few lines one by one (the structured error, a single message)."""
         file_index = self._next_file(rel)
-        for number, text in lines:
-            self.result.lines += 1
-            line = text[:_MAX_LINE].rstrip("\r\n")
-            hopeful = self._hopeful(layer, line.lower())
-            if hopeful:
-                self._match(layer, rel, file_index, number, line, hopeful)
+        lines = [(number, text[:_MAX_LINE].rstrip("\r\n")) for number, text in lines]
+        self.result.lines += len(lines)
+        original = "\n".join(text for _, text in lines)
+        whole = original.lower()
+        # Which rules can match at all is asked once of the whole text: substring keywords for the signatures, the
+        # set of words for the tables' gates. Each line is then asked only about the rules still in play.
+        keyword_rules, substring, gate_table = self._gated[layer]
+        present = list(filter(whole.__contains__, substring))
+        gated = gate_table.rules_for(set(_WORDS.findall(whole)))
+        if not present and not gated and not self._unkeyed[layer]:
+            return
+        rules = self._rules[layer]
+        in_context = sorted(p for p in gated if isinstance(rules[p].regex, ContextPattern))
+        per_line = gated.difference(in_context)
+        for number, line in lines:
+            lowered = line.lower()
+            positions = set(self._unkeyed[layer])
+            for keyword in present:
+                if keyword in lowered:
+                    positions.update(keyword_rules[keyword])
+            if per_line:
+                positions.update(per_line if len(lines) == 1 else
+                                 per_line & gate_table.rules_for(set(_WORDS.findall(lowered))))
+            if positions:
+                self._match(layer, rel, file_index, number, line, [rules[p] for p in sorted(positions)])
+        if in_context:
+            # Words in context are read across the whole message: a wrapped line or a status code under the
+            # service's name still counts. The hit is cited at the line where the word is.
+            starts = [0] + [m.end() for m in _NEWLINE.finditer(original)]
+            for position in in_context:
+                match = rules[position].regex.search(original)
+                if match:
+                    index = bisect.bisect_right(starts, match.start()) - 1
+                    number, line = lines[index]
+                    self._match(layer, rel, file_index, number, line, [rules[position]], match)
 
     def _present_keywords(self, layer: str, lowered: str) -> list[str]:
         return list(filter(lowered.__contains__, self._keyword_rules[layer]))
@@ -188,10 +219,11 @@ class Scanner:
             text = body[start:newlines[index]][:_MAX_LINE].rstrip("\r")
             self._match(layer, rel, file_index, first_line + index, text, per_line[index])
 
-    def _match(self, layer: str, rel: str, file_index: int, number: int | None, line: str, rules: list[Rule]) -> None:
+    def _match(self, layer: str, rel: str, file_index: int, number: int | None, line: str, rules: list[Rule],
+               found: re.Match | None = None) -> None:
         result = self.result
         for rule in rules:
-            match = rule.regex.search(line)
+            match = found or rule.regex.search(line)
             if not match:
                 continue
             if self.catalogue.is_benign(line):
@@ -233,10 +265,62 @@ def _rule_tables(catalogue: Catalogue, failed: bool, any_layer: bool) -> tuple:
                 index.setdefault(keyword, []).append(position)
         keyword_rules[layer] = index
         unkeyed[layer] = [p for p, r in enumerate(layer_rules) if r.keywords is None]
+    gated: dict[str, tuple] = {}
+    for layer, layer_rules in rules.items():
+        substring_rules: dict[str, list[int]] = {}
+        for position, rule in enumerate(layer_rules):
+            if rule.gates is None:
+                for keyword in rule.keywords or ():
+                    substring_rules.setdefault(keyword, []).append(position)
+        gated[layer] = (substring_rules, tuple(substring_rules), _GateTable(layer_rules))
     if len(_TABLES) > 32:  # tests build many catalogues; keep the cache small
         _TABLES.clear()
-    _TABLES[key] = (catalogue, (rules, keyword_rules, unkeyed))
-    return rules, keyword_rules, unkeyed
+    _TABLES[key] = (catalogue, (rules, keyword_rules, unkeyed, gated))
+    return rules, keyword_rules, unkeyed, gated
+
+
+class _GateTable:
+    """Which gated rules a set of words lets through (Rule.gates), with what each word satisfies remembered."""
+
+    _MEMO_LIMIT = 100_000
+
+    def __init__(self, rules: list[Rule]):
+        group_ids: dict[tuple, int] = {}
+        self.exact: dict[str, set[int]] = {}
+        self.prefix: dict[str, list[tuple[str, int]]] = {}
+        self.owners: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
+        for position, rule in enumerate(rules):
+            if rule.gates is None:
+                continue
+            ids = []
+            for group in rule.gates:
+                gid = group_ids.setdefault(group, len(group_ids))
+                ids.append(gid)
+                for kind, word in group:
+                    if kind == "exact":
+                        self.exact.setdefault(word, set()).add(gid)
+                    else:
+                        self.prefix.setdefault(word[:2], []).append((word, gid))
+            self.owners.setdefault(ids[0], []).append((position, tuple(ids[1:])))
+        self.memo: dict[str, frozenset[int]] = {}
+
+    def _groups_of(self, word: str) -> frozenset[int]:
+        found = self.memo.get(word)
+        if found is None:
+            groups = set(self.exact.get(word, ()))
+            groups.update(gid for start, gid in self.prefix.get(word[:2], ()) if word.startswith(start))
+            found = frozenset(groups)
+            if len(self.memo) > self._MEMO_LIMIT:
+                self.memo.clear()
+            self.memo[word] = found
+        return found
+
+    def rules_for(self, words: set[str]) -> set[int]:
+        satisfied: set[int] = set()
+        for word in words:
+            satisfied.update(self._groups_of(word))
+        return {position for gid in satisfied.intersection(self.owners) for position, rest in self.owners[gid]
+                if all(g in satisfied for g in rest)}
 
 
 @dataclass

@@ -90,10 +90,10 @@ def compile_section(section: str, entries: Any, where: str, make_rule: Callable[
             raise SignalError(f"{here}: unknown keys {extra}; allowed: {sorted(allowed)}")
         pattern, flags, summary, keywords, tier = builder(entry, here)
         try:
-            regex = re.compile(pattern, flags)
+            regex = pattern if isinstance(pattern, ContextPattern) else re.compile(pattern, flags)
         except re.error as exc:
             raise SignalError(f"{here}: the pattern built from it does not compile: {exc}") from exc
-        rules.append(make_rule(entry, regex, summary, keywords, tier, here))
+        rules.append(make_rule(entry, regex, summary, keywords, tier, here, gates(section, entry)))
     return rules
 
 
@@ -161,6 +161,43 @@ def _exit_codes(entry: dict, here: str):
     return pattern, re.IGNORECASE, "The process exited with status {exit_code} ({category})", frozenset(codes), "generic"
 
 
+class ContextPattern:
+    """A word read in context: `words` found at word boundaries, then `near` looked for within `window` characters.
+
+    Behaves like the compiled regex the scanner expects (`search`, `pattern`, `flags`, `groupindex`); matching in
+    two steps is what keeps it fast: one small regex finds the word, the context regex only reads a slice around it.
+    """
+
+    def __init__(self, words: str, near: str | None, window: int, unless: str | None):
+        self.word = re.compile(rf"\b(?:{words})\b", re.IGNORECASE)
+        self.near = re.compile(rf"\b(?:{near})", re.IGNORECASE) if near else None
+        self.unless = re.compile(unless, re.IGNORECASE) if unless else None
+        self.window = window
+        self.pattern = self.word.pattern + (f" near {near!r} within {window}" if near else "") + \
+            (f" unless {unless!r}" if unless else "")
+        self.flags = re.IGNORECASE
+        self.groupindex: dict[str, int] = {}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ContextPattern) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
+    def search(self, line: str):
+        if self.near is not None and not self.near.search(line):
+            return None  # no context word anywhere: one search instead of one per occurrence of the word
+        for match in self.word.finditer(line):
+            if self.near is not None:
+                start, end = match.start(), match.end()
+                if not self.near.search(line, max(0, start - self.window), min(len(line), end + self.window)):
+                    continue
+            if self.unless is not None and self.unless.search(line):
+                return None
+            return match
+        return None
+
+
 def _keywords(entry: dict, here: str):
     words = entry.get("words")
     if not isinstance(words, str) or not words:
@@ -169,19 +206,13 @@ def _keywords(entry: dict, here: str):
     window = entry.get("window", 80)
     if not isinstance(window, int) or isinstance(window, bool) or not 0 < window <= 1000:
         raise SignalError(f"{here}: `window` must be a whole number of characters, 1..1000")
-    word = rf"\b(?:{words})\b"
-    if near:
-        pattern = rf"(?:{word}.{{0,{window}}}?\b(?:{near})|\b(?:{near}).{{0,{window}}}?{word})"
-    else:
-        pattern = word
-    if unless:
-        pattern = rf"^(?!.*(?:{unless})).*?{pattern}"
     from tasks.triage.catalogue import required_literals  # one literal reader for every rule
 
     try:
-        keywords = required_literals(re.compile(word, re.IGNORECASE))
+        pattern = ContextPattern(words, near, window, unless)
     except re.error as exc:
-        raise SignalError(f"{here}: `words` does not compile: {exc}") from exc
+        raise SignalError(f"{here}: `words`, `near` or `unless` does not compile: {exc}") from exc
+    keywords = required_literals(pattern.word)
     if not keywords:
         raise SignalError(f"{here}: `words` must hold a literal of 3+ characters, so lines can be prefiltered")
     return pattern, re.IGNORECASE, "'{match}' ({category})", keywords, "generic"
@@ -191,3 +222,88 @@ _BUILDERS = {"error_codes": _error_codes, "http_status": _http_status, "exceptio
              "exit_codes": _exit_codes, "keywords": _keywords}
 _KEYS = {"error_codes": {"codes"}, "http_status": {"status", "service"}, "exceptions": {"types"}, "errnos": {"errnos"},
          "exit_codes": {"codes"}, "keywords": {"words", "near", "window", "unless"}}
+
+
+# --- word gates: which words a message must hold for an entry to match at all -----------------------------------------
+# A message's words (maximal runs of \w, lower-cased) are one set; an entry whose gate word is not in it (`exact`), or
+# that no word starts with (`prefix`), is never tried. Testing a set of words beats testing hundreds of substrings.
+_WORD = re.compile(r"\w+")
+_QUANTIFIERS = set("?*{")
+
+
+def gates(section: str, entry: dict) -> tuple[tuple[tuple[str, str], ...], ...] | None:
+    """Groups of (kind, word) gates: every group must have one gate that a message's words satisfy.
+
+    kind `exact`: a whole word; `prefix`: the start of a word. None when no gate can be read from the entry (the rule
+    falls back to substring keywords). A word in context has two groups: its words, and its context words.
+    """
+    if section == "error_codes":
+        return ((tuple(("exact", max(_WORD.findall(c.lower()), key=len)) for c in entry["codes"])),)
+    if section == "exceptions":
+        return ((tuple(("exact", _WORD.findall(t.lower())[-1]) for t in entry["types"])),)
+    if section in ("http_status", "exit_codes"):
+        return ((tuple(("exact", str(c)) for c in entry.get("status") or entry.get("codes"))),)
+    if section == "errnos":
+        names = [("exact", v.lower()) for v in entry["errnos"] if isinstance(v, str)]
+        return ((tuple(names + [("exact", "errno"), ("exact", "oserror"), ("exact", "ioerror")])),)
+    if section == "keywords":
+        words = _prefix_group(entry["words"])
+        if words is None:
+            return None
+        near = _prefix_group(entry["near"]) if entry.get("near") else None
+        return (words, near) if near else (words,)
+    return None
+
+
+def _prefix_group(pattern: str) -> tuple[tuple[str, str], ...] | None:
+    """One prefix gate per alternative: the longest word of the literal text the alternative starts with.
+
+    Each word of that text starts a word of the message (the alternative itself starts at a word boundary, and the
+    words after it follow a space or punctuation), so "a word of the message starts with it" holds for every match.
+    """
+    out = []
+    for alternative in _top_level_alternatives(pattern):
+        words = _leading_literal(alternative).split()
+        best = max(words, key=len, default="")
+        if len(best) < 2:
+            return None
+        out.append(("prefix", best.lower()))
+    return tuple(out)
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    parts, depth, current, escaped = [], 0, "", False
+    for char in pattern:
+        if escaped:
+            current += char
+            escaped = False
+            continue
+        if char == "\\":
+            escaped = True
+            current += char
+            continue
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        if char == "|" and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        current += char
+    parts.append(current)
+    return parts
+
+
+def _leading_literal(alternative: str) -> str:
+    """The literal text an alternative starts with for sure: word characters and spaces, up to the first regex
+    construct (and before a character that is optional or repeated). Punctuation ends a word: it becomes a space."""
+    run = ""
+    for index, char in enumerate(alternative):
+        if not (char.isalnum() or char in "_ -:,'"):
+            break
+        following = alternative[index + 1: index + 2]
+        if following and following in _QUANTIFIERS:
+            break
+        run += char if (char.isalnum() or char == "_") else " "
+    return run

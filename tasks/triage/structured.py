@@ -17,7 +17,6 @@ MAX_MESSAGE_CHARS = 1 << 20     # longer messages keep their head and their tail
 _HEAD_CHARS = 256 << 10
 MAX_LINE_CHARS = 4000           # the scanner's line length; longer lines are cut into pieces of this size
 _MAX_JSON_STARTS = 8            # `{` positions tried per text, so a message full of braces stays linear
-_JOINED_MAX_CHARS = 4000        # a message this short is also read as one line
 _MAX_DEPTH = 6                  # JSON inside a string inside JSON ..., this deep at most
 _CODE_KEYS = {"code", "errorcode", "error_code", "innererrorcode", "status", "statuscode", "status_code", "reason",
               "type", "errortype", "error_type"}
@@ -73,10 +72,6 @@ def message_lines(text: str) -> list[str]:
             # An escaped traceback outside any parseable JSON (a cut-off error body): read it as lines too.
             extra += _ESCAPED_NEWLINE.sub("\n", text).replace('\\"', '"').splitlines()
         lines += _cut(extra) + [f"Error code: {code}" for code in codes]
-    if 1 < len(lines) and len(text) <= _JOINED_MAX_CHARS:
-        # Words in context often sit on neighbouring lines (a message wrapped at 80 columns, `Response Code: 504`
-        # under `Received bad response from ... Service`): read the short message once more as one line.
-        lines += _cut([" ".join(line.strip() for line in text.splitlines() if line.strip())])
     return lines
 
 
