@@ -28,6 +28,14 @@ Schema (the only place it is documented; catalogue.yaml follows it):
         summary: str                 # one line for people; `{match}` is the matched text, `{name}` a named group
         root_cause / recommendations / next_steps: optional overrides of the category's defaults
 
+    error_codes / http_status:       # layer 1 of classification: structured errors (tier `structured`)
+    exceptions / errnos / exit_codes / keywords:   # layer 3: generic signals (tier `generic`)
+                                     # tables, documented in signals.py; each entry is compiled into one Rule
+
+Classification is layered by priority: structured error codes (nested inner codes included, read from JSON at any
+depth by structured.py), then the specific signatures of `rules:`, then the generic signals; the catch-alls last.
+A verdict's confidence follows the tier and priority that decided and how close the runner-up came.
+
 Matching: every line of every layer (the run's structured error in job.json, the user process's logs, the system
 logs) is tested; a line that matches a `benign` pattern is skipped. Of all hits, the highest `priority` wins; a tie
 goes to the earlier layer (structured, then user_log, then system_log), then to the earlier line. Specific
