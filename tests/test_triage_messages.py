@@ -2,20 +2,18 @@
 bad input that must never crash triage."""
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
 from tasks.triage import classify_message, classify_record
 from tasks.triage.structured import MAX_MESSAGE_CHARS, message_lines, normalise
-from tasks.triage_cli import add_triage_parser, run_triage
+from flows.cli import triage as triage_command
+from flows.cli.common import standalone_parser
 
 
 def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ghostwatch")
-    add_triage_parser(parser.add_subparsers(dest="command", required=True))
-    return run_triage(parser.parse_args(["triage", *argv]))
+    return triage_command.main(standalone_parser(triage_command).parse_args(list(argv)))
 
 
 # --- layers --------------------------------------------------------------------------------------------------------
