@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from re import _constants as sre_constants  # noqa: the pattern parser ships with CPython's re
 from re import _parser as sre_parser
 
-from tasks.triage.catalogue import Catalogue, Rule
+from tasks.triage.catalogue import Catalogue, Rule, required_literals
 from tasks.triage.signals import ContextPattern
 
 if TYPE_CHECKING:
@@ -110,139 +110,142 @@ class MessageMatcher:
 
     def __init__(self, catalogue: Catalogue):
         self.catalogue = catalogue
-        group_ids: dict[frozenset[str], int] = {}
-        piece_groups: dict[str, set[int]] = {}
-        prepared: list[_Prepared] = []
-        always: list[_Prepared] = []
-        for position, rule in enumerate(catalogue.rules):
-            ids = []
-            for group in _literal_groups(rule):
-                gid = group_ids.setdefault(group, len(group_ids))
-                ids.append(gid)
-                for piece in group:
-                    piece_groups.setdefault(piece, set()).add(gid)
-            item = _Prepared(rule, position, tuple(ids))
-            prepared.append(item)
-            if not ids:
-                always.append(item)
-        # The finder reports the longest piece starting at each position; the shorter pieces that start there too
-        # are its prefixes, so each piece stands for the groups of all its prefixes.
-        self._piece_groups = {piece: frozenset().union(*(piece_groups.get(piece[:n], ()) for n in range(1, len(piece) + 1)))
-                              for piece in piece_groups}
-        self._finder = re.compile("(?=(" + _trie_pattern(self._piece_groups) + "))") if piece_groups else None
-        self._owners: dict[int, list[_Prepared]] = {}
+        prepared = [_Prepared(rule, position, ()) for position, rule in enumerate(catalogue.rules)]
+        self._always: list[_Prepared] = []
+        # piece -> [(rule, the other pieces of that alternative, the context pieces of which one is needed)]
+        self._index: dict[str, list[tuple[_Prepared, frozenset[str], frozenset[str] | None]]] = {}
         for item in prepared:
-            if item.groups:  # at most two groups per rule (_GROUPS_KEPT): the first owns it, the second is checked
-                rest = item.groups[1] if len(item.groups) > 1 else None
-                self._owners.setdefault(item.groups[0], []).append((item, rest))
-        self._always = always
-        self._memo: dict[str, frozenset[int]] = {}
+            alternatives, also = _gate(item.rule)
+            if not alternatives:
+                self._always.append(item)
+                continue
+            rests: dict[str, set[frozenset[str]]] = {}
+            for key, *rest in alternatives:
+                rests.setdefault(key, set()).add(frozenset(rest))
+            for key, options in rests.items():
+                # One entry per rule and key: the pieces that all its alternatives under this key need.
+                self._index.setdefault(key, []).append((item, frozenset.intersection(*options), also))
+        self._keys = frozenset(self._index)
+        pieces = set(self._index)
+        pieces.update(piece for entries in self._index.values() for _, rest, also in entries
+                      for piece in (*rest, *(also or ())))
+        # The finder reports the longest piece starting at each position; the shorter pieces that start there too
+        # are its prefixes, so each piece stands for itself and all its prefixes.
+        self._closure = {piece: frozenset(piece[:n] for n in range(1, len(piece) + 1) if piece[:n] in pieces)
+                         for piece in pieces}
+        self._finder = re.compile("(?=(" + _trie_pattern(pieces) + "))") if pieces else None
+        self._memo: dict[str, frozenset[str]] = {}
         self._benign = [b.regex for b in catalogue.benign]
+        # A benign pattern can only match a line that holds one of its literals: most messages hold none.
+        literals = [required_literals(b.regex) for b in catalogue.benign]
+        self._benign_gates = None if any(lit is None for lit in literals) else \
+            tuple(sorted(set().union(*literals))) if literals else ()
 
     # --- gates ---------------------------------------------------------------------------------------------------
 
-    def _satisfied(self, lowered: str) -> set[int]:
-        memo = self._memo
-        satisfied: set[int] = set()
-        for chunk in set(lowered.split()):
-            groups = memo.get(chunk)
-            if groups is None:
-                groups = self._groups_of(chunk)
-            if groups:
-                satisfied |= groups
-        return satisfied
+    def _present(self, lowered: str) -> set[str]:
+        """The catalogue's pieces that occur in the text, read chunk by chunk (whitespace-separated)."""
+        chunks = set(lowered.split())
+        found = list(map(self._memo.get, chunks))
+        if None in found:
+            found = [self._pieces_of(chunk) if pieces is None else pieces for chunk, pieces in zip(chunks, found)]
+        return set().union(*found)
 
-    def _groups_of(self, chunk: str) -> frozenset[int]:
-        found: set[int] = set()
+    def _pieces_of(self, chunk: str) -> frozenset[str]:
+        found: set[str] = set()
         if self._finder is not None:
             for piece in set(self._finder.findall(chunk)):
-                found |= self._piece_groups[piece]
-        groups = frozenset(found)
+                found |= self._closure[piece]
+        result = frozenset(found)
         if len(self._memo) > _MEMO_LIMIT:
             self._memo.clear()
-        self._memo[chunk] = groups
-        return groups
+        self._memo[chunk] = result
+        return result
 
     def candidates(self, lowered: str) -> list[_Prepared]:
-        """The rules whose every literal group is present, highest priority first, then catalogue order."""
-        satisfied = self._satisfied(lowered)
-        out = list(self._always)
-        owners = self._owners
-        for gid in satisfied.intersection(owners):
-            for item, rest in owners[gid]:
-                if rest is None or rest in satisfied:
-                    out.append(item)
-        out.sort(key=_rank)
-        return out
+        """The rules whose literals are present (one alternative whole, one context word), by priority."""
+        present = self._present(lowered)
+        found = set(self._always)
+        has_all = present.issuperset
+        index = self._index
+        for piece in present & self._keys:  # two sets: iterates the smaller one
+            for item, rest, also in index[piece]:
+                if (not rest or has_all(rest)) and (also is None or not also.isdisjoint(present)):
+                    found.add(item)
+        return sorted(found, key=_rank)
 
     # --- matching ------------------------------------------------------------------------------------------------
 
     def all_hits(self, lines: list[str]) -> list["Hit"]:
         """Every hit (at most five per rule), in the order the folder scanner would list them."""
-        joined = _join(lines)
-        lowered = joined.lower()
-        texts = (joined, lowered if len(lowered) == len(joined) else None)
+        text = self._text(lines)
         plain: list[tuple[int, int, Hit]] = []
         context: list[tuple[int, Hit]] = []
-        for item in self.candidates(lowered):
+        for item in self.candidates(text.lowered_or_joined):
             if item.context:
-                hit = self._context_hit(item, texts)
-                if hit is not None:
-                    context.append((item.position, hit))
+                found = self._context_match(item, text)
+                if found is not None:
+                    context.append((item.position, _hit(item.rule, text.joined, found)))
             else:
-                for hit in self._plain_hits(item, texts, _HITS_PER_RULE):
-                    plain.append((hit.line or 0, item.position, hit))
+                for found in self._plain_matches(item, text, _HITS_PER_RULE):
+                    plain.append((found[0], item.position, _hit(item.rule, text.joined, found)))
         plain.sort(key=lambda t: (t[0], t[1]))
         context.sort(key=lambda t: t[0])
         return [h for _, _, h in plain] + [h for _, h in context]
 
     def best_and_runner(self, lines: list[str]) -> tuple["Hit | None", "Hit | None"]:
         """The deciding hit and the best hit of another category, evaluating no more rules than needed."""
-        joined = _join(lines)
-        lowered = joined.lower()
-        texts = (joined, lowered if len(lowered) == len(joined) else None)
-        best: Hit | None = None
-        runner: Hit | None = None
-        for _, level in groupby(self.candidates(lowered), key=_priority):
-            found: list[tuple[tuple[int, int, int], Hit]] = []
+        text = self._text(lines)
+        best = runner = None
+        for _, level in groupby(self.candidates(text.lowered_or_joined), key=_priority):
+            found = []
             for item in level:
                 if item.context:
-                    hit = self._context_hit(item, texts)
-                    order = 1
+                    match = self._context_match(item, text)
+                    if match is not None:
+                        found.append((match[0], 1, item.position, item, match))
                 else:
-                    hits = self._plain_hits(item, texts, 1)
-                    hit = hits[0] if hits else None
-                    order = 0
-                if hit is not None:
-                    found.append(((hit.line or 0, order, item.position), hit))
+                    matches = self._plain_matches(item, text, 1)
+                    if matches:
+                        found.append((matches[0][0], 0, item.position, item, matches[0]))
             if not found:
                 continue
-            found.sort(key=lambda t: t[0])
+            found.sort(key=_found_order)
             if best is None:
-                best = found[0][1]
-                runner = next((h for _, h in found if h.rule.category != best.rule.category), None)
-            else:
-                runner = next((h for _, h in found if h.rule.category != best.rule.category), None)
+                best = found[0]
+            runner = next((f for f in found if f[3].rule.category != best[3].rule.category), None)
             if runner is not None:
                 break
-        return best, runner
+        joined = text.joined
+        return (_hit(best[3].rule, joined, best[4]) if best else None,
+                _hit(runner[3].rule, joined, runner[4]) if runner else None)
+
+    def _text(self, lines: list[str]) -> "_Text":
+        joined = _join(lines)
+        lowered = joined.lower()
+        benign = self._benign_gates is None or any(gate in lowered for gate in self._benign_gates)
+        return _Text(joined, lowered if len(lowered) == len(joined) else None, benign)
 
     def _benign_line(self, line: str) -> bool:
         return any(b.search(line) for b in self._benign)
 
-    def _plain_hits(self, item: _Prepared, texts: tuple[str, str | None], limit: int) -> list["Hit"]:
-        joined, lowered = texts
-        if isinstance(item.rule.regex, ContextPattern):
-            return self._line_hits(item, joined, 0, limit)
-        if item.lowered and lowered is not None:
-            regex, searched = item.multiline, lowered
+    def _plain_matches(self, item: _Prepared, text: "_Text", limit: int) -> list[tuple]:
+        """(line number, line start, line, match, offset of the searched text) of the first `limit` lines it hits."""
+        joined = text.joined
+        if item.lowered:
+            if text.lowered is None:
+                return self._line_matches(item, text, 0, limit)
+            searched = text.lowered
         else:
-            regex, searched = (item.multiline, joined) if not item.lowered else (None, joined)
-        if regex is None:
-            return self._line_hits(item, joined, 0, limit)
-        out: list[Hit] = []
-        pos = 0
-        length = len(joined)
+            searched = joined
+        regex = item.multiline
+        if text.single_line:
+            match = regex.search(searched)
+            if match is None or (text.benign and self._benign_line(joined)):
+                return []
+            return [(1, 0, joined, match, 0)]
+        out: list[tuple] = []
+        pos, length = 0, len(joined)
         while pos <= length and len(out) < limit:
             match = regex.search(searched, pos)
             if match is None:
@@ -252,49 +255,65 @@ class MessageMatcher:
             end = length if end == -1 else end
             if match.end() > end:
                 # The match crossed a newline: read this line and the rest one by one, as the folder scanner does.
-                out += self._line_hits(item, joined, start, limit - len(out))
+                out += self._line_matches(item, text, start, limit - len(out))
                 break
             line = joined[start:end]
-            if not self._benign_line(line):
-                out.append(_hit(item.rule, joined, start, line, match))
+            if not (text.benign and self._benign_line(line)):
+                out.append((joined.count("\n", 0, start) + 1, start, line, match, 0))
             pos = end + 1
         return out
 
-    def _line_hits(self, item: _Prepared, joined: str, start: int, limit: int) -> list["Hit"]:
-        out: list[Hit] = []
-        lowered = joined.lower() if item.lowered else None
-        if lowered is not None and len(lowered) != len(joined):
-            lowered = None
+    def _line_matches(self, item: _Prepared, text: "_Text", start: int, limit: int) -> list[tuple]:
+        joined, lowered = text.joined, text.lowered
+        out: list[tuple] = []
         while start <= len(joined) and len(out) < limit:
             end = joined.find("\n", start)
             end = len(joined) if end == -1 else end
             line = joined[start:end]
-            if lowered is None:
-                match = item.rule.regex.search(line)
-            elif item.word is not None:
-                match = item.context_search(lowered[start:end])
-            else:
+            if item.lowered and lowered is not None:
                 match = item.multiline.search(lowered[start:end])
-            if match and not self._benign_line(line):
-                out.append(_hit(item.rule, joined, start, line, match, start))
+            else:
+                match = item.rule.regex.search(line)
+            if match and not (text.benign and self._benign_line(line)):
+                out.append((joined.count("\n", 0, start) + 1, start, line, match, start))
             start = end + 1
         return out
 
-    def _context_hit(self, item: _Prepared, texts: tuple[str, str | None]) -> "Hit | None":
+    def _context_match(self, item: _Prepared, text: "_Text") -> tuple | None:
         # Words in context are read across the whole message (a wrapped line still counts), cited at the word's line.
-        joined, lowered = texts
-        if item.lowered and lowered is not None:
-            match = item.context_search(lowered)
+        joined = text.joined
+        if item.lowered and text.lowered is not None:
+            match = item.context_search(text.lowered)
         else:
             match = item.rule.regex.search(joined)
         if match is None:
             return None
-        start = joined.rfind("\n", 0, match.start()) + 1
-        end = joined.find("\n", match.start())
-        line = joined[start:len(joined) if end == -1 else end]
-        if self._benign_line(line):
+        if text.single_line:
+            start, line = 0, joined
+        else:
+            start = joined.rfind("\n", 0, match.start()) + 1
+            end = joined.find("\n", match.start())
+            line = joined[start:len(joined) if end == -1 else end]
+        if text.benign and self._benign_line(line):
             return None
-        return _hit(item.rule, joined, start, line, match)
+        return (joined.count("\n", 0, start) + 1, start, line, match, 0)
+
+
+class _Text:
+    """One message as the matcher reads it."""
+
+    __slots__ = ("joined", "lowered", "benign", "single_line", "lowered_or_joined")
+
+    def __init__(self, joined: str, lowered: str | None, benign: bool):
+        self.joined = joined
+        self.lowered = lowered            # None when lower() changed the length (offsets would not line up)
+        self.benign = benign              # could a benign pattern match at all?
+        self.single_line = "\n" not in joined
+        self.lowered_or_joined = lowered if lowered is not None else joined.lower()
+
+
+def _found_order(found: tuple) -> tuple[int, int, int]:
+    return found[:3]
 
 
 def _rank(item: _Prepared) -> tuple[int, int]:
@@ -309,12 +328,12 @@ def _join(lines: list[str]) -> str:
     return "\n".join(line[:_MAX_LINE].rstrip("\r\n") for line in lines)
 
 
-def _hit(rule: Rule, joined: str, start: int, line: str, match: re.Match, offset: int = 0) -> "Hit":
+def _hit(rule: Rule, joined: str, found: tuple) -> "Hit":
     """A Hit whose groups are read from the original text (the match may come from the lower-cased copy or from
-    one line of the text, `offset` characters in)."""
+    one line of the text)."""
     from tasks.triage.classify import Hit
 
-    number = joined.count("\n", 0, start) + 1
+    number, _, line, match, offset = found
     groups = {}
     for name in match.re.groupindex:
         begin, end = match.span(name)
@@ -324,39 +343,35 @@ def _hit(rule: Rule, joined: str, start: int, line: str, match: re.Match, offset
     return Hit(rule, "structured", "message", number, line.strip(), groups, (0, 0, number))
 
 
-def _literal_groups(rule: Rule) -> list[frozenset[str]]:
-    """Groups of pieces (lower-case runs of word characters): a text the rule matches holds one piece of every group.
+def _gate(rule: Rule) -> tuple[list[tuple[str, ...]], frozenset[str] | None]:
+    """What a text must hold for the rule to match: one of `alternatives` whole (each a few pieces, the sharpest
+    first), and one piece of `also` (a word in context's context words) when that is not None.
 
-    Read from the parsed pattern (a word in context: its words and its context words), keeping the few groups that
-    rule out the most text. An empty list: the rule has no usable literal and is tried on every message.
+    Pieces are lower-case runs of word characters read from the parsed pattern; a piece of a literal is a substring of
+    one whitespace-separated chunk of any text the literal occurs in. No alternatives: the rule is always tried.
     """
     regex = rule.regex
-    # A table's gate words (signals.gates) are required as well; the sharper of the two readings is kept.
-    gated = [frozenset(word for _, word in group) for group in rule.gates or ()]
-    gated = [g for g in (_pieces(group) for group in gated) if g]
+    also = None
+    # A table's gate words (signals.gates): one word of the first group is in every match.
+    first = [_PIECE.findall(word.lower()) for _, word in rule.gates[0]] if rule.gates else []
+    gated = [(max(runs, key=len),) for runs in first] if first and all(first) else []
     if isinstance(regex, ContextPattern):
-        words = sorted(set(_required(regex.word.pattern, regex.word.flags) + gated[:1]), key=_selectivity)
-        groups = words[:_GROUPS_KEPT - 1] if regex.near is not None else words[:_GROUPS_KEPT]
+        alternatives = _dnf_of(regex.word.pattern) or gated
         if regex.near is not None:
-            groups += sorted(set(_required(regex.near.pattern, regex.near.flags) + gated[1:]), key=_selectivity)[:1]
+            near = _dnf_of(regex.near.pattern)
+            also = frozenset(alternative[0] for alternative in near) if near else None
     else:
-        groups = sorted(set(_required(regex.pattern, regex.flags) + gated), key=_selectivity)[:_GROUPS_KEPT]
-    return groups
+        alternatives = _dnf_of(regex.pattern)
+        if not alternatives:
+            alternatives = gated
+        elif gated:
+            also = frozenset(piece for piece, in gated)
+    return alternatives, also
 
 
-def _pieces(group: frozenset[str]) -> frozenset[str] | None:
-    """Each literal's longest run of word characters; None when a literal has none (the group then gates nothing)."""
-    out = set()
-    for literal in group:
-        runs = _PIECE.findall(literal.lower())
-        if not runs:
-            return None
-        out.add(max(runs, key=len))
-    return frozenset(out)
-
-
-_GROUPS_KEPT = 2
-# Pieces found in most failure messages: a group that holds one of them rules out little, so another is preferred.
+_MAX_ALTERNATIVES = 64
+_PIECES_KEPT = 3
+# Pieces found in most failure messages: gating on them alone rules out little, so sharper pieces go first.
 _COMMON = frozenset("""
     error errors failed fail failure not no the to of in is on at for with and or be been was were could cannot can
     unable found file files exception warning info run job process python line code status message request an as by
@@ -366,54 +381,76 @@ _COMMON = frozenset("""
 """.split())
 
 
-def _selectivity(group: frozenset[str]) -> tuple[int, int]:
-    """Lower sorts first: groups without common or very short pieces, then the longest shortest piece."""
-    weakest = min(group, key=len)
-    return (int(any(piece in _COMMON or len(piece) < 3 for piece in group)), -len(weakest))
+def _sharpness(piece: str) -> tuple[int, int]:
+    if piece.isdigit() and len(piece) >= 3:
+        return (0, -8)  # a status or exit code: rare in text, as sharp as a long word
+    return (int(piece in _COMMON or len(piece) < 3), -len(piece))
 
 
-def _required(pattern: str, flags: int) -> list[frozenset[str]]:
+def _dnf_of(pattern: str) -> list[tuple[str, ...]]:
+    """Alternatives of required pieces (sharpest first) for a case-insensitive reading of `pattern`; [] when some
+    match needs no piece at all."""
     try:
-        parsed = sre_parser.parse(pattern, flags & ~re.IGNORECASE)
+        parsed = sre_parser.parse(pattern, 0)
     except re.error:
         return []
-    groups = _sequence_groups(parsed)
-    return sorted(set(groups), key=_selectivity)
+    alternatives = _dnf(parsed)
+    if alternatives is None or any(not a for a in alternatives):
+        return []
+    return sorted({tuple(sorted(a, key=_sharpness)[:_PIECES_KEPT]) for a in alternatives})
 
 
-def _sequence_groups(items) -> list[frozenset[str]]:
-    """Every group a match of this sequence must satisfy (a conjunction of disjunctions)."""
-    groups: list[frozenset[str]] = []
+def _dnf(items) -> list[frozenset[str]] | None:
+    """A disjunction of conjunctions of pieces that every match of the sequence satisfies; None: too many to keep."""
+    result: list[frozenset[str]] = [frozenset()]
     run = ""
+
+    def conjoin(options: list[frozenset[str]] | None) -> None:
+        nonlocal result
+        if options is None:
+            return  # dropping a requirement only lets more texts through; the regex still decides
+        product = [a | b for a in result for b in options]
+        if len(product) <= _MAX_ALTERNATIVES:
+            result = product
 
     def flush() -> None:
         nonlocal run
-        groups.extend(frozenset([piece]) for piece in _PIECE.findall(run.lower()) if len(piece) >= 2)
+        pieces = frozenset(piece for piece in _PIECE.findall(run.lower()) if len(piece) >= 2)
         run = ""
+        if pieces:
+            conjoin([pieces])
 
     for op, arg in items:
         if op is sre_constants.LITERAL:
             run += chr(arg)
             continue
+        if op is sre_constants.IN and run and len(arg) <= 8 and all(o is sre_constants.LITERAL for o, _ in arg):
+            op, arg = sre_constants.BRANCH, (None, [[(sre_constants.LITERAL, c)] for _, c in arg])
+        if op is sre_constants.BRANCH and run[-1:].isalnum():
+            # re's parser moves a prefix that all branches share in front of them ("40(?:1|3)" for "401|403"):
+            # give the run back to each branch so that its pieces stay whole words.
+            prefix = [(sre_constants.LITERAL, ord(c)) for c in run]
+            run = ""
+            arg = (arg[0], [prefix + list(branch) for branch in arg[1]])
         flush()
         if op is sre_constants.SUBPATTERN:
-            groups += _sequence_groups(arg[-1])
+            conjoin(_dnf(arg[-1]))
         elif op is sre_constants.BRANCH:
-            best = []
+            options: list[frozenset[str]] | None = []
             for branch in arg[1]:
-                options = sorted(_sequence_groups(branch), key=_selectivity)
-                if not options:
-                    best = None
+                found = _dnf(branch)
+                if found is None or any(not a for a in found):
+                    options = None  # a branch that needs nothing: the alternation needs nothing
                     break
-                best.append(options[0])
-            if best:
-                groups.append(frozenset().union(*best))
+                options += found
+            if options and len(options) <= _MAX_ALTERNATIVES:
+                conjoin(options)
         elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) and arg[0] >= 1:
-            groups += _sequence_groups(arg[2])
+            conjoin(_dnf(arg[2]))
         elif op is sre_constants.ASSERT:  # a positive lookahead or lookbehind: its text is in the line too
-            groups += _sequence_groups(arg[1])
+            conjoin(_dnf(arg[1]))
     flush()
-    return groups
+    return result
 
 
 def _trie_pattern(words) -> str:
