@@ -197,9 +197,12 @@ class MessageMatcher:
         """The deciding hit and the best hit of another category, evaluating no more rules than needed."""
         text = self._text(lines)
         best = runner = None
-        for _, level in groupby(self.candidates(text.lowered_or_joined), key=_priority):
+        candidates = self.candidates(text.lowered_or_joined)
+        for _, level in groupby(candidates, key=_priority):
             found = []
             for item in level:
+                if best is not None and item.rule.category == best[3].rule.category:
+                    continue  # only another category can be the runner-up
                 if item.context:
                     match = self._context_match(item, text)
                     if match is not None:
