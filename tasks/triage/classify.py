@@ -403,19 +403,29 @@ def triage_evidence(evidence_dir: Path, context: TriageContext | None = None, *,
     return _unknown_failure_verdict(catalogue, result, job, state, warnings)
 
 
-def classify_message(text: str, *, catalogue: Catalogue | None = None) -> Verdict:
+def classify_message(text: str, *, catalogue: Catalogue | None = None, fallback: bool = True) -> Verdict:
     """Classify one error message (any number of lines) with the catalogue, every rule eligible.
 
     Args:
         text: e.g. a job's error message or a log excerpt.
         catalogue: default: the shipped catalogue.
+        fallback: when no rule matches, let the learned fallback (fallback.py) guess, with confidence `low`.
 
     Returns:
-        The Verdict; `other` when no rule matches.
+        The Verdict; `other` when no rule matches and the fallback is not confident.
     """
     catalogue = catalogue or default_catalogue()
     text = normalise(text)
     result = scan_message(text, catalogue)
+    guess = _fallback_guess(text, catalogue) if fallback and not result.hits else None
+    if guess is not None:
+        info = catalogue.category(guess.category)
+        return Verdict(category=info.name, retryable=info.retryable, action=info.action,
+                       summary=_fallback_summary(guess), root_cause=info.root_cause,
+                       recommendations=fill_recommendations(info.recommendations, info.docs, {}),
+                       next_steps=list(info.next_steps), rule_id=FALLBACK_RULE_ID, evidence=[], timeline=[],
+                       error_details={"fallback_probability": round(guess.probability, 3)},
+                       confidence="low", runner_up=None)
     if not result.hits:
         info = catalogue.category("other")
         first = next((line.strip() for line in text.splitlines() if line.strip()), "")
@@ -440,13 +450,34 @@ def scan_message(text: str, catalogue: Catalogue | None = None) -> ScanResult:
     return result
 
 
-def classify_record(record: Any, *, catalogue: Catalogue | None = None) -> dict:
+FALLBACK_RULE_ID = "fallback.naive_bayes"
+
+
+def _fallback_guess(text: str, catalogue: Catalogue):
+    """The learned fallback's guess for a message no rule matched; never for known noise (a benign line)."""
+    from tasks.triage.fallback import load_fallback
+
+    from tasks.triage.message_scan import matcher_for
+
+    model = load_fallback()
+    if model is None or not text.strip() or matcher_for(catalogue).has_benign_line(text):
+        return None
+    return model.guess(text)
+
+
+def _fallback_summary(guess) -> str:
+    return (f"No signature matched; the message's words resemble {guess.category} failures "
+            f"(naive Bayes fallback, p={guess.probability:.2f})")
+
+
+def classify_record(record: Any, *, catalogue: Catalogue | None = None, fallback: bool = True) -> dict:
     """One `--classify-jsonl` output row for one input record: the verdict's essentials, never an exception.
 
     Args:
         record: a decoded JSON line, expected to be an object with `id` and `message` (the message may be any JSON
             value: a string, an error object, null).
         catalogue: default: the shipped catalogue.
+        fallback: when no rule matches, let the learned fallback (fallback.py) guess, with confidence `low`.
 
     Returns:
         {"id", "category", "retryable", "action", "rule_id", "confidence", "runner_up", "summary"}; for a record
@@ -463,6 +494,12 @@ def classify_record(record: Any, *, catalogue: Catalogue | None = None) -> dict:
         best, runner = matcher_for(catalogue).best_and_runner(message_lines(text))
     except (RecursionError, MemoryError) as exc:  # a pathological message is a per-line error, not a crash
         return {"id": record["id"], "error": f"message could not be read ({type(exc).__name__})"}
+    guess = _fallback_guess(text, catalogue) if fallback and best is None else None
+    if guess is not None:
+        info = catalogue.category(guess.category)
+        return {"id": record["id"], "category": info.name, "retryable": info.retryable, "action": info.action,
+                "rule_id": FALLBACK_RULE_ID, "confidence": "low", "runner_up": None,
+                "summary": _fallback_summary(guess)}
     if best is None:
         info = catalogue.category("other")
         return {"id": record["id"], "category": "other", "retryable": info.retryable, "action": info.action,

@@ -27,7 +27,7 @@ from re import _constants as sre_constants  # noqa: the pattern parser ships wit
 from re import _parser as sre_parser
 
 from tasks.triage.catalogue import Catalogue, Rule, required_literals
-from tasks.triage.signals import ContextPattern
+from tasks.triage.signals import ContextPattern, _top_level_alternatives
 
 if TYPE_CHECKING:
     from tasks.triage.classify import Hit
@@ -41,7 +41,8 @@ _MEMO_LIMIT = 200_000
 class _Prepared:
     """One rule as the matcher runs it."""
 
-    __slots__ = ("rule", "position", "multiline", "lowered", "context", "groups", "word", "near", "unless", "window")
+    __slots__ = ("rule", "position", "multiline", "lowered", "context", "groups", "word", "near", "unless", "window",
+                 "parts", "part_sources")
 
     def __init__(self, rule: Rule, position: int, groups: tuple[int, ...]):
         self.rule = rule
@@ -52,6 +53,8 @@ class _Prepared:
         in_context = isinstance(regex, ContextPattern)
         self.context = in_context
         self.multiline = self.word = self.near = self.unless = None
+        self.parts: list[re.Pattern[str]] | None = None
+        self.part_sources: list[str] | None = None
         self.window = 0
         # Case-insensitive patterns run lower-cased on the lower-cased message: re's IGNORECASE costs about 3x.
         self.lowered = bool(regex.flags & re.IGNORECASE)
@@ -62,17 +65,39 @@ class _Prepared:
             self.window = regex.window
             if None in (self.word, self.near if regex.near else 0, self.unless if regex.unless else 0):
                 self.lowered = False
+            # A long alternation of words is also kept one alternative at a time: only the alternatives whose
+            # literals a message holds are searched, each a small regex instead of one large one.
+            inner = regex.word.pattern[len(r"\b(?:"):-len(r")\b")] if regex.word.pattern.startswith(r"\b(?:") else None
+            alternatives = _top_level_alternatives(inner) if inner else []
+            if self.lowered and len(alternatives) >= _SPLIT_ALTERNATIVES:
+                parts = [_lower_compile(rf"\b(?:{a})\b", 0) for a in alternatives]
+                if None not in parts:
+                    self.parts, self.part_sources = parts, alternatives
         elif self.lowered:
             self.multiline = _lower_compile(regex.pattern, (regex.flags & ~re.IGNORECASE) | re.MULTILINE)
             self.lowered = self.multiline is not None
         if self.multiline is None and not in_context:
             self.multiline = re.compile(regex.pattern, regex.flags | re.MULTILINE)
 
-    def context_search(self, lowered: str):
-        """ContextPattern.search on the lower-cased text, with the lower-cased patterns."""
+    def context_search(self, lowered: str, parts: frozenset[int] | None = None):
+        """ContextPattern.search on the lower-cased text, with the lower-cased patterns; `parts`: only these
+        alternatives of the words can match (their literals are present), so only they are searched."""
         near, window = self.near, self.window
-        if near is not None and not near.search(lowered):
-            return None
+        # No search of the context words over the whole text first (ContextPattern does that): the gates already
+        # saw one of them, and the few windows around the words cost less than one pass over a long alternation.
+        if parts is not None and self.parts is not None:
+            best = None
+            for index in sorted(parts):
+                for match in self.parts[index].finditer(lowered):
+                    if best is not None and match.start() >= best.start():
+                        break
+                    if near is None or near.search(lowered, max(0, match.start() - window),
+                                                   min(len(lowered), match.end() + window)):
+                        best = match
+                        break
+            if best is None or (self.unless is not None and self.unless.search(lowered)):
+                return None
+            return best
         for match in self.word.finditer(lowered):
             if near is not None and not near.search(lowered, max(0, match.start() - window),
                                                    min(len(lowered), match.end() + window)):
@@ -119,27 +144,39 @@ class MessageMatcher:
             if not alternatives:
                 self._always.append(item)
                 continue
-            rests: dict[str, set[frozenset[str]]] = {}
-            for key, *rest in alternatives:
-                rests.setdefault(key, set()).add(frozenset(rest))
-            for key, options in rests.items():
-                # One entry per rule and key: the pieces that all its alternatives under this key need.
-                self._index.setdefault(key, []).append((item, frozenset.intersection(*options), also))
+            split = _part_gates(item)
+            if split is not None:
+                for index, part_alternatives in enumerate(split):
+                    self._add_entries(item, part_alternatives, also, index)
+            else:
+                self._add_entries(item, alternatives, also, None)
         self._keys = frozenset(self._index)
         pieces = set(self._index)
-        pieces.update(piece for entries in self._index.values() for _, rest, also in entries
-                      for piece in (*rest, *(also or ())))
+        pieces.update(piece for entries in self._index.values() for _, others, also, _ in entries
+                      for piece in (*(p for rest in others for p in rest), *(also or ())))
         # The finder reports the longest piece starting at each position; the shorter pieces that start there too
         # are its prefixes, so each piece stands for itself and all its prefixes.
         self._closure = {piece: frozenset(piece[:n] for n in range(1, len(piece) + 1) if piece[:n] in pieces)
                          for piece in pieces}
         self._finder = re.compile("(?=(" + _trie_pattern(pieces) + "))") if pieces else None
         self._memo: dict[str, frozenset[str]] = {}
+        self._pieces = frozenset(pieces)
+        self._candidate_memo: dict[frozenset[str], list] = {}
         self._benign = [b.regex for b in catalogue.benign]
         # A benign pattern can only match a line that holds one of its literals: most messages hold none.
         literals = [required_literals(b.regex) for b in catalogue.benign]
         self._benign_gates = None if any(lit is None for lit in literals) else \
             tuple(sorted(set().union(*literals))) if literals else ()
+
+    def _add_entries(self, item: _Prepared, alternatives, also, part: int | None) -> None:
+        rests: dict[str, set[frozenset[str]]] = {}
+        for key, *rest in alternatives:
+            rests.setdefault(key, set()).add(frozenset(rest))
+        for key, options in rests.items():
+            # One entry per rule, part and key, with the other pieces of each alternative that starts with the key
+            # (none: the key alone lets the rule through).
+            others = () if frozenset() in options else tuple(sorted(options, key=len))
+            self._index.setdefault(key, []).append((item, others, also, part))
 
     # --- gates ---------------------------------------------------------------------------------------------------
 
@@ -162,17 +199,32 @@ class MessageMatcher:
         self._memo[chunk] = result
         return result
 
-    def candidates(self, lowered: str) -> list[_Prepared]:
-        """The rules whose literals are present (one alternative whole, one context word), by priority."""
+    def candidates(self, lowered: str) -> list[tuple[_Prepared, frozenset[int] | None]]:
+        """(rule, the alternatives of its words that may match or None for all) for every rule whose literals are
+        present (one alternative whole, one context word), by priority."""
         present = self._present(lowered)
-        found = set(self._always)
+        # Messages of the same failure hold the same pieces (ids, paths and timestamps aside): the rules to try
+        # depend on the pieces only, so they are remembered per set of pieces (the regexes still run per message).
+        key = frozenset(present & self._pieces)
+        cached = self._candidate_memo.get(key)
+        if cached is not None:
+            return cached
+        found: dict[_Prepared, set[int] | None] = {item: None for item in self._always}
         has_all = present.issuperset
         index = self._index
         for piece in present & self._keys:  # two sets: iterates the smaller one
-            for item, rest, also in index[piece]:
-                if (not rest or has_all(rest)) and (also is None or not also.isdisjoint(present)):
-                    found.add(item)
-        return sorted(found, key=_rank)
+            for item, others, also, part in index[piece]:
+                if (not others or any(map(has_all, others))) and (also is None or not also.isdisjoint(present)):
+                    if part is None:
+                        found[item] = None
+                    else:
+                        found.setdefault(item, set()).add(part)
+        result = sorted(((item, frozenset(parts) if parts is not None else None) for item, parts in found.items()),
+                        key=_rank_pair)
+        if len(self._candidate_memo) > _MEMO_LIMIT // 10:
+            self._candidate_memo.clear()
+        self._candidate_memo[key] = result
+        return result
 
     # --- matching ------------------------------------------------------------------------------------------------
 
@@ -181,9 +233,9 @@ class MessageMatcher:
         text = self._text(lines)
         plain: list[tuple[int, int, Hit]] = []
         context: list[tuple[int, Hit]] = []
-        for item in self.candidates(text.lowered_or_joined):
+        for item, parts in self.candidates(text.lowered_or_joined):
             if item.context:
-                found = self._context_match(item, text)
+                found = self._context_match(item, text, parts)
                 if found is not None:
                     context.append((item.position, _hit(item.rule, text.joined, found)))
             else:
@@ -200,11 +252,11 @@ class MessageMatcher:
         candidates = self.candidates(text.lowered_or_joined)
         for _, level in groupby(candidates, key=_priority):
             found = []
-            for item in level:
+            for item, parts in level:
                 if best is not None and item.rule.category == best[3].rule.category:
                     continue  # only another category can be the runner-up
                 if item.context:
-                    match = self._context_match(item, text)
+                    match = self._context_match(item, text, parts)
                     if match is not None:
                         found.append((match[0], 1, item.position, item, match))
                 else:
@@ -228,6 +280,14 @@ class MessageMatcher:
         lowered = joined.lower()
         benign = self._benign_gates is None or any(gate in lowered for gate in self._benign_gates)
         return _Text(joined, lowered if len(lowered) == len(joined) else None, benign)
+
+    def has_benign_line(self, text: str) -> bool:
+        """Does any line of the text match a benign pattern (known noise)?"""
+        if self._benign_gates is not None:
+            lowered = text.lower()
+            if not any(gate in lowered for gate in self._benign_gates):
+                return False
+        return any(self._benign_line(line) for line in text.splitlines())
 
     def _benign_line(self, line: str) -> bool:
         return any(b.search(line) for b in self._benign)
@@ -282,11 +342,11 @@ class MessageMatcher:
             start = end + 1
         return out
 
-    def _context_match(self, item: _Prepared, text: "_Text") -> tuple | None:
+    def _context_match(self, item: _Prepared, text: "_Text", parts: frozenset[int] | None = None) -> tuple | None:
         # Words in context are read across the whole message (a wrapped line still counts), cited at the word's line.
         joined = text.joined
         if item.lowered and text.lowered is not None:
-            match = item.context_search(text.lowered)
+            match = item.context_search(text.lowered, parts)
         else:
             match = item.rule.regex.search(joined)
         if match is None:
@@ -323,8 +383,24 @@ def _rank(item: _Prepared) -> tuple[int, int]:
     return (-item.rule.priority, item.position)
 
 
-def _priority(item: _Prepared) -> int:
-    return item.rule.priority
+def _priority(pair: tuple) -> int:
+    return pair[0].rule.priority
+
+
+def _rank_pair(pair: tuple) -> tuple[int, int]:
+    return (-pair[0].rule.priority, pair[0].position)
+
+
+_SPLIT_ALTERNATIVES = 6
+
+
+def _part_gates(item: _Prepared) -> list | None:
+    """The gate of each alternative of a split word alternation, or None when the rule is not split (or one of its
+    alternatives has no literal to gate on: then the rule is gated as a whole)."""
+    if item.part_sources is None:
+        return None
+    gates = [_dnf_of(rf"\b(?:{source})\b") for source in item.part_sources]
+    return gates if all(gates) else None
 
 
 def _join(lines: list[str]) -> str:
@@ -372,7 +448,13 @@ def _gate(rule: Rule) -> tuple[list[tuple[str, ...]], frozenset[str] | None]:
     return alternatives, also
 
 
-_MAX_ALTERNATIVES = 64
+_MAX_ALTERNATIVES = 256
+_MAX_BRANCHES = 1024
+
+
+def _sharpest_only(alternatives: list[frozenset[str]]) -> list[frozenset[str]]:
+    """Each alternative reduced to its sharpest piece (still required by every match of it), deduplicated."""
+    return list({frozenset([min(a, key=_sharpness)]) if a else a for a in alternatives})
 _PIECES_KEPT = 3
 # Pieces found in most failure messages: gating on them alone rules out little, so sharper pieces go first.
 _COMMON = frozenset("""
@@ -412,9 +494,13 @@ def _dnf(items) -> list[frozenset[str]] | None:
         nonlocal result
         if options is None:
             return  # dropping a requirement only lets more texts through; the regex still decides
+        if len(result) * len(options) > _MAX_ALTERNATIVES:
+            result, options = _sharpest_only(result), _sharpest_only(options)
         product = [a | b for a in result for b in options]
         if len(product) <= _MAX_ALTERNATIVES:
             result = product
+        elif len(options) <= _MAX_ALTERNATIVES and len(result) == 1 and not result[0]:
+            result = options
 
     def flush() -> None:
         nonlocal run
@@ -446,7 +532,9 @@ def _dnf(items) -> list[frozenset[str]] | None:
                     options = None  # a branch that needs nothing: the alternation needs nothing
                     break
                 options += found
-            if options and len(options) <= _MAX_ALTERNATIVES:
+            if options and len(options) > _MAX_ALTERNATIVES:
+                options = _sharpest_only(options)  # a long alternation: each branch keeps its sharpest piece
+            if options and len(options) <= _MAX_BRANCHES:
                 conjoin(options)
         elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) and arg[0] >= 1:
             conjoin(_dnf(arg[2]))
