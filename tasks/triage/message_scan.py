@@ -59,8 +59,8 @@ class _Prepared:
         # Case-insensitive patterns run lower-cased on the lower-cased message: re's IGNORECASE costs about 3x.
         self.lowered = bool(regex.flags & re.IGNORECASE)
         if in_context:
-            self.word = _lower_compile(regex.word.pattern, 0)
-            self.near = _lower_compile(regex.near.pattern, 0) if regex.near is not None else None
+            self.word = _fast(regex.word.pattern, 0)
+            self.near = _fast(regex.near.pattern, 0) if regex.near is not None else None
             self.unless = _lower_compile(regex.unless.pattern, 0) if regex.unless is not None else None
             self.window = regex.window
             if None in (self.word, self.near if regex.near else 0, self.unless if regex.unless else 0):
@@ -70,7 +70,7 @@ class _Prepared:
             inner = regex.word.pattern[len(r"\b(?:"):-len(r")\b")] if regex.word.pattern.startswith(r"\b(?:") else None
             alternatives = _top_level_alternatives(inner) if inner else []
             if self.lowered and len(alternatives) >= _SPLIT_ALTERNATIVES:
-                parts = [_lower_compile(rf"\b(?:{a})\b", 0) for a in alternatives]
+                parts = [_fast(rf"\b(?:{a})\b", 0) for a in alternatives]
                 if None not in parts:
                     self.parts, self.part_sources = parts, alternatives
         elif self.lowered:
@@ -83,8 +83,8 @@ class _Prepared:
         """ContextPattern.search on the lower-cased text, with the lower-cased patterns; `parts`: only these
         alternatives of the words can match (their literals are present), so only they are searched."""
         near, window = self.near, self.window
-        # No search of the context words over the whole text first (ContextPattern does that): the gates already
-        # saw one of them, and the few windows around the words cost less than one pass over a long alternation.
+        if near is not None and not near.search(lowered):
+            return None  # no context word anywhere: one search instead of one per occurrence of the word
         if parts is not None and self.parts is not None:
             best = None
             for index in sorted(parts):
@@ -106,6 +106,56 @@ class _Prepared:
                 return None
             return match
         return None
+
+
+class _LeftBounded:
+    """A regex that starts with \\b, searched without it and the boundary checked on each match found.
+
+    re cannot scan ahead for a literal that follows \\b, so `\\bkey based` tries every position of the text while
+    `key based` jumps from one `k` to the next: ten times faster on a long message. A match whose left boundary
+    fails is dropped and the search resumes one character later, so the matches are exactly those of the original.
+    """
+
+    __slots__ = ("regex", "pattern")
+
+    def __init__(self, regex: re.Pattern[str]):
+        self.regex = regex
+        self.pattern = regex.pattern
+
+    def search(self, text: str, pos: int = 0, endpos: int | None = None):
+        endpos = len(text) if endpos is None else endpos
+        search = self.regex.search
+        while True:
+            match = search(text, pos, endpos)
+            if match is None or _at_boundary(text, match.start()):
+                return match
+            pos = match.start() + 1
+
+    def finditer(self, text: str):
+        pos = 0
+        while pos <= len(text):
+            match = self.search(text, pos)
+            if match is None:
+                return
+            yield match
+            pos = match.end() if match.end() > match.start() else match.start() + 1
+
+
+_WORD_CHAR = re.compile(r"\w")
+
+
+def _at_boundary(text: str, position: int) -> bool:
+    before = position > 0 and _WORD_CHAR.match(text, position - 1) is not None
+    after = position < len(text) and _WORD_CHAR.match(text, position) is not None
+    return before != after
+
+
+def _fast(pattern: str, flags: int):
+    """The lower-cased pattern compiled, as a _LeftBounded when it is one \\b-led expression; None if it fails."""
+    if pattern.startswith(r"\b") and len(_top_level_alternatives(pattern)) == 1 and not pattern.startswith(r"\b|"):
+        inner = _lower_compile(pattern[2:], flags)
+        return _LeftBounded(inner) if inner is not None else None
+    return _lower_compile(pattern, flags)
 
 
 def _lower_compile(pattern: str, flags: int) -> re.Pattern[str] | None:
