@@ -150,6 +150,11 @@ class AzureMLBackend:
         log.info("submitted job %s to %s: %s", name, self.settings.compute, created.studio_url)
         return JobHandle(BACKEND_NAME, name, spec.attempt, {**details, "reattached": False, "studio_url": created.studio_url})
 
+    def planned_handle(self, spec: JobSpec) -> JobHandle:
+        """The handle `submit(spec)` will return, known before submitting (recorded first, so a cancel finds it)."""
+        details = {"output_uri": spec.output_dir, "spec_name": spec.name, "compute": self.settings.compute, "planned": True}
+        return JobHandle(BACKEND_NAME, job_name(spec.name), spec.attempt, details)
+
     def get(self, handle: JobHandle) -> JobStatus:
         """One poll: `jobs.get`, plus run history's error and times once the job is final."""
         job = call_azure(lambda: self.ml_client.jobs.get(handle.name), f"get job {handle.name}")

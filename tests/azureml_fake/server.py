@@ -30,6 +30,9 @@ EPOCH = datetime(2025, 7, 21, 6, 45, tzinfo=timezone.utc)
 PROVIDER = "Microsoft.MachineLearningServices"
 ARTIFACT_CONTAINER = "azureml"
 FINAL = {"Completed", "Failed", "Canceled", "NotResponding", "Paused"}
+# Final for the service, but a NotResponding or Paused job still holds its node: Azure ML accepts a cancel for it,
+# which takes it through CancelRequested to Canceled. Only these three are over for good.
+DONE = {"Completed", "Failed", "Canceled"}
 FAKE_ACCOUNT_KEY = "ZmFrZS1rZXktZm9yLWEtbG9jYWwtdGVzdC1vbmx5LW5vdC1hLXNlY3JldA=="  # base64 of a phrase, not a real key
 
 
@@ -42,6 +45,10 @@ class Fault:
     status: int = 429
     retry_after: float | None = None
     reset: bool = False
+    method: str | None = None  # None: any method
+    after: int = 0  # let this many matching requests through first
+    code: str | None = None  # the error code in the body (default: TooManyRequests / ServiceUnavailable)
+    message: str | None = None
 
 
 @dataclass
@@ -150,9 +157,11 @@ class FakeAzureML:
         with self._lock:
             self._lifecycles.extend(lifecycles)
 
-    def add_fault(self, pattern: str, count: int, status: int = 429, retry_after: float | None = None, reset: bool = False) -> None:
+    def add_fault(self, pattern: str, count: int, status: int = 429, retry_after: float | None = None, reset: bool = False,
+                  method: str | None = None, after: int = 0, code: str | None = None, message: str | None = None) -> None:
+        """Answer `count` requests matching `pattern` (and `method`) with `status`, after letting `after` through."""
         with self._lock:
-            self.faults.append(Fault(pattern, count, status, retry_after, reset))
+            self.faults.append(Fault(pattern, count, status, retry_after, reset, method, after, code, message))
 
     def count(self, method: str, pattern: str) -> int:
         """How many requests with `method` had a path matching `pattern`."""
@@ -179,7 +188,7 @@ class FakeAzureML:
     def job_state(self, job: FakeJob) -> str:
         now = self.clock.now()
         state = job.lifecycle.state_at(now - job.created)
-        if job.cancelled_at is not None and state not in FINAL:
+        if job.cancelled_at is not None and state not in DONE:
             state = "CancelRequested" if now - job.cancelled_at < 2 else "Canceled"
         self._apply_effects(job, state)
         return state
@@ -211,13 +220,14 @@ class FakeAzureML:
         blob_host = re.match(r"^([a-z0-9]+)\.blob\.core\.windows\.net(:\d+)?$", host.lower())
         if blob_host:
             return self.blobs.handle(method, blob_host.group(1), path, split.query, headers, body)
-        fault = self._take_fault(path)
+        fault = self._take_fault(method, path)
         if fault:
             if fault.reset:
                 return None
             extra = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
-            code = "TooManyRequests" if fault.status == 429 else "ServiceUnavailable"
-            return _json(fault.status, {"error": {"code": code, "message": f"Injected {fault.status} for {path}"}}, extra)
+            code = fault.code or {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(fault.status, "UserError")
+            message = fault.message or f"Injected {fault.status} for {path}"
+            return _json(fault.status, {"error": {"code": code, "message": message}}, extra)
         if path == "/discovery":
             base = self.base_url
             return _json(200, {"api": base, "catalog": base, "experimentation": base, "history": base,
@@ -234,10 +244,13 @@ class FakeAzureML:
         except KeyError as exc:
             return _json(404, {"error": {"code": "UserError", "message": f"Not found: {exc}"}})
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.remaining > 0 and re.search(fault.pattern, path):
+                if fault.remaining > 0 and re.search(fault.pattern, path) and fault.method in (None, method):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.remaining -= 1
                     return fault
         return None
@@ -434,7 +447,7 @@ class FakeAzureML:
         if job is None:
             return _json(404, {"error": {"code": "UserError", "message": f"Could not find job with name {name}"}})
         with self._lock:
-            if job.cancelled_at is None and self.job_state(job) not in FINAL:
+            if job.cancelled_at is None and self.job_state(job) not in DONE:
                 job.cancelled_at = self.clock.now()
         return 202, {"Content-Length": "0"}, b""
 
