@@ -101,6 +101,8 @@ class FakeAzureML:
             "workspaceblobstore": {"container": self.blob_container, "default": True},
             "workspaceartifactstore": {"container": ARTIFACT_CONTAINER, "default": False},
         }
+        self.log_signature = "fake-log-signature"  # the SAS signature on run history's log URLs
+        self.account_key = FAKE_ACCOUNT_KEY  # what listSecrets hands out (tests plant canaries here)
         self.usages = {"Standard NCADSA100v4 Family Cluster Dedicated vCPUs": (0, 96), "Low-priority cores": (0, 100)}
         self.expired_tokens: set[str] = set()
         self.all_tokens_expired = False
@@ -359,7 +361,7 @@ class FakeAzureML:
 
     def _list_secrets(self, name: str) -> tuple[int, dict[str, str], bytes]:
         self.datastores[name]
-        return _json(200, {"secretsType": "AccountKey", "key": FAKE_ACCOUNT_KEY})
+        return _json(200, {"secretsType": "AccountKey", "key": self.account_key})
 
     def _get_environment(self, name: str, version: str) -> tuple[int, dict[str, str], bytes]:
         env = self.environments.get((name, version))
@@ -438,9 +440,27 @@ class FakeAzureML:
             if compute_name not in self.computes:
                 return _json(400, {"error": {"code": "UserError", "message": f"Compute {compute_name} not found in workspace {self.workspace}."}})
             lifecycle = self._lifecycles.pop(0) if self._lifecycles else self.default_lifecycle()
+            lifecycle = self._refusal_of_foreign_predictions(payload) or lifecycle
             job = FakeJob(name=name, body=payload, created=self.clock.now(), lifecycle=lifecycle)
             self.jobs[name] = job
         return _json(201, self._job_json(job))
+
+    def _refusal_of_foreign_predictions(self, payload: Any) -> Lifecycle | None:
+        """The real job refuses an output folder holding another model's predictions (resume key); so does the fake."""
+        from tests.azureml_fake.lifecycles import refused_foreign_predictions
+
+        props = payload.get("properties", {})
+        uri = props.get("outputs", {}).get("results", {}).get("uri")
+        model = str((props.get("inputs", {}).get("model") or {}).get("value", ""))
+        if not uri or not model:
+            return None
+        container, prefix = self.output_blob_prefix(uri)
+        existing = self.blobs.get(self.storage_account, container, prefix + "predictions.jsonl") or b""
+        theirs = [json.loads(line) for line in existing.decode().splitlines() if line.strip()]
+        foreign = [r for r in theirs if r.get("model") and r.get("model") != model]
+        if not foreign:
+            return None
+        return refused_foreign_predictions(uri.rstrip("/"), len(foreign), foreign[0]["model"], model)
 
     def _cancel_job(self, name: str) -> tuple[int, dict[str, str], bytes]:
         job = self.jobs.get(name)
@@ -469,7 +489,7 @@ class FakeAzureML:
         for blob in self.blobs.names(self.storage_account, ARTIFACT_CONTAINER, prefix):
             log_files[blob[len(prefix):]] = (
                 f"https://{self.storage_account}.blob.core.windows.net/{ARTIFACT_CONTAINER}/{blob}"
-                f"?sv=2019-07-07&sr=b&sig=fake-log-signature&skoid=x&se={expiry}&sp=r"
+                f"?sv=2019-07-07&sr=b&sig={self.log_signature}&skoid=x&se={expiry}&sp=r"
             )
         compute_id = job.body["properties"].get("computeId") or ""
         return _json(200, {
