@@ -75,7 +75,14 @@ def _run_try() -> int:
 
 def _alert_and_fail(config: RunConfig, verdict, report_path: Path, summary: RunSummary):
     webhook = resolve_webhook(config.slack_webhook_url.get_secret_value() if config.slack_webhook_url else None)
-    send_alert(alert_for(verdict, report_path, summary.run_folder), webhook, report_path)
+    try:
+        send_alert(alert_for(verdict, report_path, summary.run_folder), webhook, report_path)
+    except Exception as exc:  # a Slack refusal is logged and kept; it never replaces the run's verdict
+        from tasks.redact import redact
+
+        note = f"the Slack alert was not delivered: {redact(str(exc))}"
+        get_run_logger().error("%s; the report is at %s", note, report_path)
+        (Path(summary.run_folder) / "alert_not_delivered.txt").write_text(note + "\n")
     mark_alerted(Path(summary.run_folder), _run_try())
     return Failed(message=f"{verdict.category}: {verdict.summary}", data=summary)
 
