@@ -33,6 +33,7 @@ class TriageContext:
     expected_videos: int | None = None
     labels_have_both_classes: bool | None = None
     job_state: str | None = None  # None: read it from job.json
+    max_failed_fraction: float = 0.05  # failure budget: above this share of failed videos the run is output_invalid
 
 
 @dataclass
