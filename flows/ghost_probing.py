@@ -17,7 +17,6 @@ from tasks.backends.base import JobSpec
 from tasks.backends.factory import job_output_location, make_backend
 from tasks.backends.watch import PollPolicy
 from tasks.config import RunConfig
-from tasks.notify import Alert, resolve_webhook
 from flows.run_context import (
     alert_for, build_triage_context, preflight_options, preflight_verdict, workspace_verdict,
 )
@@ -40,6 +39,22 @@ class RunSummary:
     predictions: str | None = None
     results_summary: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    alert: str | None = None
+
+
+class RunFailed(Exception):
+    """A failed run's final-state data: the verdict as the message, the RunSummary beside it.
+
+    A Failed state must carry something Prefect can resolve into an exception; a bare RunSummary made the engine print
+    "Unexpected result for failed state ... cannot be resolved into an exception" after every failed run.
+    """
+
+    def __init__(self, message: str, summary: RunSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+    def __reduce__(self):  # results are pickled: keep both arguments
+        return (type(self), (str(self), self.summary))
 
 
 def _body(markdown: str) -> str:
@@ -59,10 +74,13 @@ def _poll_policy(config: RunConfig) -> PollPolicy:
 
 
 def _alert_and_fail(config: RunConfig, verdict, report_path: Path, summary: RunSummary):
-    webhook = resolve_webhook(config.slack_webhook_url.get_secret_value() if config.slack_webhook_url else None)
-    send_alert(alert_for(verdict, report_path, summary.run_folder), webhook, report_path)
+    """Alert once (an undelivered alert is recorded, never the run's failure message) and fail with the verdict."""
+    record = send_alert(alert_for(verdict, report_path, summary.run_folder), Path(summary.run_folder),
+                        config.slack_webhook_block, report_path)
     mark_alerted(Path(summary.run_folder))
-    return Failed(message=f"{verdict.category}: {verdict.summary}", data=summary)
+    summary.alert = f"{record.status}: {record.detail}"
+    message = f"{verdict.category}: {verdict.summary}"
+    return Failed(message=message, data=RunFailed(message, summary))
 
 
 def _hook_context(flow_run) -> tuple[RunConfig | None, Path | None]:
@@ -89,21 +107,33 @@ def _cancel_active_job(flow, flow_run, state) -> None:
 
 
 def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
-    """Backstop: a run that failed or crashed outside triage (a bug, a lost worker) still cancels its job and alerts."""
-    config, folder = _hook_context(flow_run)
-    _cancel_job_of(flow_run, config, folder)
-    if folder and was_alerted(folder):
-        return
-    from tasks.notify import post_alert
+    """Backstop in the run's own process (or its worker): cancel the job; alert once if the flow did not get to it.
+
+    A crashed run is left to the server's backstop automation when the server has one (flows/automation.py): that
+    path also covers a killed process, and one place sends the message. Whatever alerted, a delivered alert is
+    announced to the server so the automation stays silent.
+    """
+    from flows.alerting import announce_delivered, deliver, read_record
+    from flows.automation import backstop_present
     from flows.run_context import alert_for_crash
 
-    secret = config.slack_webhook_url.get_secret_value() if config and config.slack_webhook_url else None
-    webhook = resolve_webhook(secret)
-    alert = alert_for_crash(flow_run.name, state)
-    if webhook:
-        post_alert(alert, webhook)
-    else:
-        print(f"ghostwatch: {alert.title}: {alert.summary}")
+    config, folder = _hook_context(flow_run)
+    _cancel_job_of(flow_run, config, folder)
+    record = read_record(folder)
+    if record is None and not (folder and was_alerted(folder)):
+        if state.is_crashed() and backstop_present():
+            print(f"ghostwatch: flow run {flow_run.name} crashed; the server's backstop automation alerts")
+            return
+        block = config.slack_webhook_block if config else None
+        target = folder or Path(config.run_dir if config else "runs") / f"unstarted-{str(flow_run.id)[:8]}"
+        record = deliver(alert_for_crash(flow_run.name, state), target, block)
+        if folder:
+            mark_alerted(folder)
+    if record is not None and record.delivered:
+        try:
+            announce_delivered(flow_run)
+        except Exception as exc:  # no events client: the automation, if any, may alert a second time
+            print(f"ghostwatch: could not announce the delivered alert ({type(exc).__name__})")
 
 
 @flow(

@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.backends.base import JobBackend, JobHandle, JobOutcome, JobSpec
 from tasks.backends.watch import PollPolicy, watch_job
-from tasks.notify import Alert, post_alert
+from tasks.notify import Alert
 
 ARTIFACT_REPORT = "ghostwatch-report"
 ARTIFACT_PREFLIGHT = "ghostwatch-preflight"
@@ -121,13 +121,12 @@ def publish_results(outputs_dir: Path) -> dict | None:
 
 
 @task(name="send-alert", cache_policy=NO_CACHE)
-def send_alert(alert: Alert, webhook_url: str | None, report_path: Path) -> bool:
-    """Alert Slack when a webhook is configured, else say where the report is. Returns True when Slack took it."""
-    logger = get_run_logger()
-    if not webhook_url:
-        logger.warning("no Slack webhook configured (SLACK_WEBHOOK_URL); the report is at %s", report_path)
-        print(f"ghostwatch: {alert.title}: {alert.category}. Report: {report_path}")
-        return False
-    post_alert(alert, webhook_url)
-    logger.info("Slack alert sent (%s)", alert.category)
-    return True
+def send_alert(alert: Alert, run_folder: Path, block_name: str | None, report_path: Path):
+    """Alert Slack once (webhook from the Secret block, else SLACK_WEBHOOK_URL); the outcome is kept in the run folder.
+
+    Never raises and never retried as a task: post_alert's own bounded retries are all the tries a run makes, and an
+    unreachable webhook must not replace the run's verdict as its failure message.
+    """
+    from flows.alerting import deliver
+
+    return deliver(alert, run_folder, block_name, report_path=report_path, logger=get_run_logger())

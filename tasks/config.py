@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AzureMLSettings(BaseModel):
@@ -72,8 +72,10 @@ class RunConfig(BaseModel):
     max_new_tokens: int = Field(160, ge=8, le=4096, description="Most tokens the model may write per video.")
     limit: int | None = Field(None, ge=1, description="Process at most this many videos (None: all).")
     run_dir: str = Field("runs", description="Folder under which each flow run gets its own folder of reports.")
-    slack_webhook_url: SecretStr | None = Field(
-        None, description="Slack incoming-webhook URL for failure alerts; default: the SLACK_WEBHOOK_URL variable."
+    slack_webhook_block: str | None = Field(
+        "ghostwatch-slack-webhook",
+        description="Name of the Prefect Secret block that holds the Slack incoming-webhook URL for failure alerts "
+        "(the URL itself is never a parameter); without the block, the SLACK_WEBHOOK_URL variable.",
     )
     max_attempts: int = Field(3, ge=1, le=10, description="Job attempts at most, remediation included.")
     poll_initial_seconds: float = Field(2.0, gt=0, le=600, description="First poll interval while watching the job.")

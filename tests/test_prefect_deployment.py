@@ -30,7 +30,7 @@ def test_deploy_and_trigger_from_the_prefect_cli(prefect_harness, tmp_path):
         deployment = client.read_deployment_by_name("ghost-probing/local")
     # The UI renders the run form from this schema: RunConfig's fields, each described.
     schema = json.dumps(deployment.parameter_openapi_schema)
-    for field in ("video_uri", "num_frames", "slack_webhook_url", "model_family"):
+    for field in ("video_uri", "num_frames", "slack_webhook_block", "model_family"):
         assert field in schema
     assert "Frames sampled uniformly from each video." in schema
 
