@@ -20,6 +20,9 @@ from tasks.config import RunConfig
 from flows.run_context import (
     alert_for, build_triage_context, preflight_options, preflight_verdict, workspace_verdict,
 )
+from flows.concurrency import job_slot
+from flows.logs import forward_stage_logs
+from flows.naming import flow_run_name
 from flows.run_state import active_job, clear_active_job, mark_alerted, record_active_job, run_folder_for, was_alerted
 from flows.stages import (
     check_data, check_workspace, publish_report, publish_results, send_alert, submit_job, triage, watch,
@@ -138,6 +141,7 @@ def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
 
 @flow(
     name="ghost-probing",
+    flow_run_name=flow_run_name,
     description="Preflight the videos, run the LLaVA ghost-probing job, triage failures, report and alert.",
     on_failure=[_alert_on_unhandled_failure],
     on_crashed=[_alert_on_unhandled_failure],
@@ -145,6 +149,14 @@ def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
 )
 def ghost_probing(config: RunConfig) -> RunSummary:
     """Run ghost-probing detection over a datastore of dashcam videos, end to end."""
+    forward_stage_logs()
+    # One run at a time per data and output folder: a second run waits here instead of queueing a second GPU job.
+    with job_slot(config, get_run_logger()):
+        return _run(config)
+
+
+def _run(config: RunConfig) -> RunSummary:
+    """The flow's body, inside the run's concurrency slot."""
     logger = get_run_logger()
     run_key = str(runtime.flow_run.id or "local")[:8]
     run_folder = run_folder_for(config.run_dir, str(runtime.flow_run.id or "local"))
@@ -173,7 +185,8 @@ def ghost_probing(config: RunConfig) -> RunSummary:
             return _finish(config, workspace_verdict(problems), summary)
         handle = submit_job(backend, spec)
         record_active_job(run_folder, handle)
-        outcome = watch(backend, handle, run_folder / f"evidence-attempt-{attempt}", _poll_policy(config))
+        outcome = watch(backend, handle, run_folder / f"evidence-attempt-{attempt}", _poll_policy(config),
+                        total_videos=_expected_videos(config, preflight))
         clear_active_job(run_folder)
         verdict = triage(outcome.evidence_dir, build_triage_context(config, preflight, outcome))
         attempts.append(AttemptRecord(attempt=attempt, job_name=handle.name, state=outcome.state.value,
@@ -200,6 +213,12 @@ def ghost_probing(config: RunConfig) -> RunSummary:
         summary.predictions = str(outputs_dir / "predictions.jsonl")
     summary.attempts = [vars(a) for a in attempts]
     return _finish(config, verdict, summary, job=outcome.status.to_dict(), attempts=attempts)
+
+
+def _expected_videos(config: RunConfig, preflight) -> int | None:
+    """How many videos the job has to do: the progress bar's total."""
+    count = len(preflight.manifest) if preflight.manifest else None
+    return min(count, config.limit) if count is not None and config.limit else count
 
 
 def _job_spec(config: RunConfig, preflight, current: dict[str, Any], name: str, output: str, attempt: int) -> JobSpec:

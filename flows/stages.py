@@ -69,12 +69,42 @@ def submit_job(backend: JobBackend, spec: JobSpec) -> JobHandle:
 
 
 @task(name="watch-job", cache_policy=NO_CACHE)
-def watch(backend: JobBackend, handle: JobHandle, evidence_dir: Path, policy: PollPolicy) -> JobOutcome:
-    """Poll the job to a final state and collect its evidence."""
+def watch(backend: JobBackend, handle: JobHandle, evidence_dir: Path, policy: PollPolicy,
+          total_videos: int | None = None) -> JobOutcome:
+    """Poll the job to a final state (ETA-aware), showing its progress and log lines; collect its evidence."""
+    import time
+
+    from flows.logs import JobLogTail
+    from flows.progress_artifact import ProgressArtifact
+    from tasks.backends.eta_poll import EtaPollSchedule
+    from tasks.backends.progress import ProgressReader, local_predictions
+
     logger = get_run_logger()
+    work_dir = handle.details.get("work_dir")
+    tail = JobLogTail(Path(work_dir) / "user_logs" / "std_log.txt", logger) if work_dir else None
+    artifact = ProgressArtifact(handle.name)
+    output_dir = handle.details.get("output_dir")
+    # Local jobs write into a folder this process sees; other backends' outputs are read once collected.
+    reader = ProgressReader(local_predictions(output_dir), total_videos, time.monotonic) if work_dir and output_dir else None
+    schedule = None
+    if reader is not None:
+        schedule = EtaPollSchedule(
+            progress=reader.read, on_progress=artifact.update, initial_seconds=policy.initial_seconds,
+            max_seconds=10 * policy.max_seconds, max_seconds_without_eta=4 * policy.max_seconds,
+            near_end_seconds=min(5.0, policy.max_seconds),
+        )
     outcome = watch_job(
-        backend, handle, evidence_dir, policy, on_status=lambda s: logger.info("job %s: %s", handle.name, s.state.value)
+        backend, handle, evidence_dir, policy,
+        on_status=lambda s: logger.info("job %s: %s", handle.name, s.state.value),
+        on_poll=(lambda s: tail.forward()) if tail else None,
+        schedule=schedule,
     )
+    job_log = outcome.evidence_dir / "user_logs" / "std_log.txt"
+    (tail or JobLogTail(job_log, logger)).forward(job_log)
+    final = ProgressReader(local_predictions(outcome.evidence_dir / "outputs"), total_videos, time.monotonic).read()
+    if final is not None:
+        artifact.update(final)
+        logger.info("job %s: %s", handle.name, final.describe())
     logger.info("job %s ended %s after %d polls", handle.name, outcome.state.value, outcome.polls)
     return outcome
 
