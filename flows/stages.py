@@ -96,7 +96,7 @@ def watch(backend: JobBackend, handle: JobHandle, evidence_dir: Path, policy: Po
     outcome = watch_job(
         backend, handle, evidence_dir, policy,
         on_status=lambda s: logger.info("job %s: %s", handle.name, s.state.value),
-        on_poll=(lambda s: tail.forward()) if tail else None,
+        on_poll=lambda s: (tail and tail.forward(), schedule and schedule.observe(s.state.value)),
         schedule=schedule,
     )
     job_log = outcome.evidence_dir / "user_logs" / "std_log.txt"

@@ -5,7 +5,8 @@ multi-hour job, and up to `max_seconds` of delay in noticing it ended. With the 
 progress.py) the watch knows roughly when the job will end: it waits half the remaining time (at most `max_seconds`),
 so the intervals shrink as the end nears, and polls every `near_end_seconds` once it is close (backing off again
 the longer it is overdue).
-Until the first video is done there is no ETA: the backoff applies, capped at `max_seconds_without_eta`.
+Until the first video is done there is no ETA: the backoff applies, capped at `max_seconds_without_eta`, and
+restarts from fast at each change of the job's state.
 """
 from __future__ import annotations
 
@@ -33,7 +34,14 @@ class EtaPollSchedule:
     initial_seconds: float = 2.0
     factor: float = 1.5
     _backoff: float = field(default=0.0, init=False)
+    _state: str | None = field(default=None, init=False)
     last: Progress | None = field(default=None, init=False)
+
+    def observe(self, state: str) -> None:
+        """Called with every polled state: a new phase (Queued → Running) starts the backoff again from fast, so a
+        job that dies right after it starts is noticed in seconds whatever its time in the queue."""
+        if state != self._state:
+            self._state, self._backoff = state, 0.0
 
     def __call__(self, backoff_seconds: float) -> float:
         progress = self.progress()
