@@ -212,7 +212,7 @@ def _run(config: RunConfig) -> RunSummary:
     if (outputs_dir / "predictions.jsonl").exists():
         summary.predictions = str(outputs_dir / "predictions.jsonl")
     summary.attempts = [vars(a) for a in attempts]
-    return _finish(config, verdict, summary, job=outcome.status.to_dict(), attempts=attempts)
+    return _finish(config, verdict, summary, job=outcome.status.to_dict(), attempts=attempts, outputs_dir=outputs_dir)
 
 
 def _expected_videos(config: RunConfig, preflight) -> int | None:
@@ -240,9 +240,13 @@ def _job_spec(config: RunConfig, preflight, current: dict[str, Any], name: str, 
     )
 
 
-def _finish(config: RunConfig, verdict, summary: RunSummary, job: dict | None = None, attempts=(), extra=None):
-    """Publish the report; a healthy verdict completes the run, anything else alerts and fails it."""
-    paths = publish_report(verdict, Path(summary.run_folder), job=job, attempts=list(attempts), extra_sections=extra)
+def _finish(config: RunConfig, verdict, summary: RunSummary, job: dict | None = None, attempts=(), extra=None,
+            outputs_dir: Path | None = None):
+    """Publish the report that fits; a healthy verdict completes the run, anything else alerts and fails it."""
+    from flows.run_context import run_links
+
+    paths = publish_report(verdict, Path(summary.run_folder), job=job, attempts=list(attempts), extra_sections=extra,
+                           outputs_dir=outputs_dir, links=run_links())
     summary.category, summary.summary = verdict.category, verdict.summary
     summary.report, summary.verdict_json = str(paths.markdown), str(paths.verdict_json)
     if verdict.category != "none":

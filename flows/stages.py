@@ -4,13 +4,12 @@ Retries only where the network is touched (submitting; posting the alert); never
 """
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from tasks.backends.base import JobBackend, JobHandle, JobOutcome, JobSpec
@@ -21,6 +20,7 @@ ARTIFACT_REPORT = "ghostwatch-report"
 ARTIFACT_PREFLIGHT = "ghostwatch-preflight"
 ARTIFACT_PREFLIGHT_TABLE = "ghostwatch-preflight-checks"
 ARTIFACT_RESULTS = "ghostwatch-results"
+ARTIFACT_STUDIO = "ghostwatch-azureml-job"
 RESULTS_TABLE_ROWS = 500  # rows in the results table artifact; the full list stays in predictions.csv
 
 
@@ -120,32 +120,54 @@ def triage(evidence_dir: Path, context) -> Any:
 
 
 @task(name="publish-report", cache_policy=NO_CACHE)
-def publish_report(verdict, run_folder: Path, job: dict | None, attempts: list, extra_sections: dict | None = None):
-    """Write the investigation report and verdict JSON into the run folder and publish the report as an artifact."""
-    from tasks.triage import write_report
+def publish_report(verdict, run_folder: Path, job: dict | None, attempts: list, extra_sections: dict | None = None,
+                   outputs_dir: Path | None = None, links: dict | None = None):
+    """Write the report that fits the outcome into the run folder and publish it as the `ghostwatch-report` artifact.
 
-    paths = write_report(verdict, run_folder, job=job, attempts=attempts, extra_sections=extra_sections)
-    create_markdown_artifact(
-        key=ARTIFACT_REPORT, markdown=paths.markdown.read_text(), description=f"{verdict.category}: {verdict.summary}"[:500]
-    )
+    A healthy run gets the results report (metrics, confusion matrix, per-video verdicts); any other verdict the
+    investigation report. verdict.json is written either way. Links (flow run, Azure ML Studio) go in both, and the
+    Studio job is also a link artifact.
+    """
+    from tasks.results_report import REPORT_NAME, render_results_report
+    from tasks.triage import write_report
+    from tasks.triage.report import job_information
+
+    links = dict(links or {})
+    studio = (job or {}).get("studio_url") or (verdict.error_details or {}).get("studio_url")
+    if studio:
+        links.setdefault("Azure ML Studio job", studio)
+        create_link_artifact(key=ARTIFACT_STUDIO, link=studio, link_text="The job in Azure ML Studio",
+                             description="The Azure ML job of this run")
+    healthy = verdict.category == "none" and outputs_dir is not None
+    sections = dict(extra_sections or {})
+    if links and not healthy:
+        sections["Links"] = "\n".join(f"- [{label}]({url})" for label, url in links.items())
+    paths = write_report(verdict, run_folder, job=job, attempts=attempts, extra_sections=sections)
+    if healthy:
+        paths.markdown.unlink(missing_ok=True)
+        paths.markdown = Path(run_folder) / REPORT_NAME
+        files = {"Report": str(paths.markdown), "Predictions": str(Path(outputs_dir) / "predictions.jsonl"),
+                 "Summary": str(Path(outputs_dir) / "summary.json"), "Run folder": str(run_folder)}
+        paths.markdown.write_text(render_results_report(
+            outputs_dir, job_information(job).get("Job name", "job"), verdict.summary, files, links,
+            job_information(job)), encoding="utf-8")
+    markdown = paths.markdown.read_text()
+    create_markdown_artifact(key=ARTIFACT_REPORT, markdown=markdown,
+                             description=(f"Results: {verdict.summary}" if healthy
+                                          else f"Investigation: {verdict.category}: {verdict.summary}")[:500])
+    get_run_logger().info("%s report: %s", "results" if healthy else "investigation", paths.markdown)
     return paths
 
 
 @task(name="publish-results", cache_policy=NO_CACHE)
 def publish_results(outputs_dir: Path) -> dict | None:
     """Publish the job's predictions (from its collected evidence) as a table artifact; returns summary.json, if any."""
-    predictions = outputs_dir / "predictions.jsonl"
-    rows = []
-    if predictions.exists():
-        with predictions.open() as lines:
-            for line in itertools.islice(lines, RESULTS_TABLE_ROWS):
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                rows.append({k: record.get(k) for k in ("video", "verdict", "start_second", "actor", "label", "error")})
+    from tasks.results_report import table_rows
+
+    rows = table_rows(outputs_dir, RESULTS_TABLE_ROWS)
     if rows:
-        create_table_artifact(key=ARTIFACT_RESULTS, table=rows, description="Ghost-probing predictions per video")
+        create_table_artifact(key=ARTIFACT_RESULTS, table=rows,
+                              description="Ghost-probing verdict per video, the model's reason, and whether it was right")
     summary = outputs_dir / "summary.json"
     return json.loads(summary.read_text()) if summary.exists() else None
 

@@ -22,10 +22,12 @@ class AzureMLSettings(BaseModel):
     output_datastore_path: str | None = Field(
         None,
         description="azureml:// folder for the run's outputs, stable across attempts so a resubmitted job resumes; "
-        "default: workspaceblobstore/paths/ghostwatch/<flow run>/",
+        "default: `azureml://datastores/workspaceblobstore/paths/ghostwatch/<flow run>/`",
     )
-    input_mode: Literal["ro_mount", "download"] | None = Field(
-        None, description="How the job reads the videos: ro_mount (stream on demand) or download; default: the job YAML's."
+    input_mode: Literal["job_yaml", "ro_mount", "download"] = Field(
+        "job_yaml",
+        description="How the job reads the videos: `ro_mount` (stream on demand), `download` (copy first), or "
+        "`job_yaml` (what deployments/azureml/job.yaml says).",
     )
     queue_budget_minutes: float | None = Field(
         240, ge=1, description="Cancel the job if it has not started running after this many minutes in the queue."
@@ -47,8 +49,9 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     video_uri: str = Field(
-        description="The videos: a local folder, azureml://datastores/<name>/paths/<prefix>, "
-        "https://<account>.blob.core.windows.net/<container>/<prefix>, abfss:// or wasbs://.",
+        # Placeholders in code spans: the UI renders descriptions as markdown, which drops bare <account> as HTML.
+        description="The videos: a local folder, `azureml://datastores/<name>/paths/<prefix>`, "
+        "`https://<account>.blob.core.windows.net/<container>/<prefix>`, `abfss://` or `wasbs://`.",
         min_length=1,
     )
     labels_path: str | None = Field(

@@ -46,7 +46,8 @@ def test_missing_secret_block_is_named_and_the_report_is_still_written(prefect_h
     monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
     summary, ok = run_and_describe(missing_data_config(tmp_path, slack_webhook_block="no-such-block"))
     assert not ok and summary["state"] == "Failed" and summary["category"] == "data_not_found"
-    assert Path(summary["report"]).exists()
+    report = Path(summary["report"]).read_text()
+    assert "ls -la" in report and "az storage" not in report, "a local folder gets local advice, not Azure commands"
     record = json.loads((Path(summary["run_folder"]) / ALERT_RECORD).read_text())
     assert record["status"] == "not_configured"
     assert "Secret block 'no-such-block' does not exist" in record["detail"]
