@@ -5,6 +5,7 @@ Retries only where the network is touched (submitting; posting the alert); never
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,11 @@ def check_data(options) -> Any:
 def check_workspace(backend: JobBackend, spec: JobSpec) -> list[str]:
     """Compute, environment and paths checked before anything is queued; returns the problems that block."""
     problems = backend.check_workspace(spec)
+    if backend.name == "local":
+        from tasks.backends.local_deps import dependency_problem
+
+        missing = dependency_problem(getattr(backend, "python", sys.executable))
+        problems = ([missing] if missing else []) + problems
     for problem in problems:
         get_run_logger().error("workspace check: %s", problem)
     return problems
