@@ -25,7 +25,7 @@ from flows.logs import forward_stage_logs
 from flows.naming import flow_run_name
 from flows.run_state import active_job, clear_active_job, mark_alerted, record_active_job, run_folder_for, was_alerted
 from flows.stages import (
-    check_data, check_workspace, publish_report, publish_results, send_alert, submit_job, triage, watch,
+    check_data, check_workspace, publish_report, publish_results, send_alert, submit_job, triage, value_of, watch,
 )
 
 
@@ -163,7 +163,7 @@ def _run(config: RunConfig) -> RunSummary:
     summary = RunSummary(ok=False, category="other", summary="", run_folder=str(run_folder))
     logger.info("run folder: %s", run_folder)
 
-    preflight = check_data(preflight_options(config))
+    preflight = value_of(check_data(preflight_options(config), return_state=True))
     if not preflight.passed:
         logger.error("preflight failed; nothing was submitted")
         return _finish(config, preflight_verdict(preflight), summary, extra={"Preflight": _body(preflight.to_markdown())})
@@ -185,8 +185,8 @@ def _run(config: RunConfig) -> RunSummary:
             return _finish(config, workspace_verdict(problems), summary)
         handle = submit_job(backend, spec)
         record_active_job(run_folder, handle)
-        outcome = watch(backend, handle, run_folder / f"evidence-attempt-{attempt}", _poll_policy(config),
-                        total_videos=_expected_videos(config, preflight))
+        outcome = value_of(watch(backend, handle, run_folder / f"evidence-attempt-{attempt}", _poll_policy(config),
+                                 total_videos=_expected_videos(config, preflight), return_state=True))
         clear_active_job(run_folder)
         verdict = triage(outcome.evidence_dir, build_triage_context(config, preflight, outcome))
         attempts.append(AttemptRecord(attempt=attempt, job_name=handle.name, state=outcome.state.value,

@@ -25,16 +25,50 @@ ARTIFACT_STUDIO = "ghostwatch-azureml-job"
 RESULTS_TABLE_ROWS = 500  # rows in the results table artifact; the full list stays in predictions.csv
 
 
+class StageFailed(Exception):
+    """A stage's task ends Failed (red in the UI) while the flow still gets its result, to report and alert."""
+
+    def __init__(self, message: str, value: Any) -> None:
+        super().__init__(message)
+        self.value = value
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.value))
+
+
+def value_of(state) -> Any:
+    """The result of a stage task called with return_state=True, whether it Completed or failed with StageFailed."""
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, StageFailed):
+        return result.value
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
 @task(name="check-data", cache_policy=NO_CACHE)
 def check_data(options) -> Any:
-    """Preflight: reach the data as the job will and check its quality; publish the result as artifacts."""
+    """Preflight: reach the data as the job will and check its quality; publish the result as artifacts.
+
+    A blocked preflight ends the task Failed (call it with return_state=True and read it with `value_of`).
+    """
+    from prefect.states import Failed
+
     from tasks.preflight import run_preflight
 
+    logger = get_run_logger()
+    logger.info("preflight: reading %s as the job will", options.uri)
     result = run_preflight(options)
     create_markdown_artifact(key=ARTIFACT_PREFLIGHT, markdown=result.to_markdown(), description="Preflight result")
     rows = result.table_rows()
     if rows:
         create_table_artifact(key=ARTIFACT_PREFLIGHT_TABLE, table=rows, description="Data-quality checks")
+    for finding in list(result.blocking) + list(result.warnings):
+        (logger.error if finding in result.blocking else logger.warning)("preflight [%s] %s", finding.id, finding.message)
+    if not result.passed:
+        message = f"preflight blocked: {result.blocking[0].message}"
+        return Failed(message=message, data=StageFailed(message, result))
+    logger.info("preflight passed: %d videos", len(result.manifest or []))
     return result
 
 
@@ -112,6 +146,11 @@ def watch(backend: JobBackend, handle: JobHandle, evidence_dir: Path, policy: Po
         artifact.update(final)
         logger.info("job %s: %s", handle.name, final.describe())
     logger.info("job %s ended %s after %d polls", handle.name, outcome.state.value, outcome.polls)
+    if outcome.state.value != "Completed":
+        from prefect.states import Failed
+
+        message = f"job {handle.name} ended {outcome.state.value}" + (f": {outcome.gave_up_reason}" if outcome.gave_up_reason else "")
+        return Failed(message=message, data=StageFailed(message, outcome))
     return outcome
 
 

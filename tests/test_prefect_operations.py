@@ -179,3 +179,74 @@ def test_invalid_parameter_is_refused_before_any_run_naming_the_field(server, de
     assert "num_frames" in done.stdout + done.stderr
     with client() as c:
         assert len(c.read_flow_runs()) == before, "nothing was created"
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (`make browser` installs it); Playwright downloads no browser
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def test_what_a_person_sees_in_the_ui(server, demo_run, browser, api, tmp_path):
+    """The run form, the finished run's progress bar, results report and table, as Chromium renders them."""
+    assert demo_run.returncode == 0, demo_run.stdout + demo_run.stderr
+    with client() as c:
+        deployment = c.read_deployment_by_name("ghost-probing/local-demo")
+        run = [r for r in c.read_flow_runs() if r.deployment_id == deployment.id and r.state.is_completed()][0]
+        artifacts = {a.key: a.id for a in c.read_artifacts() if a.flow_run_id == run.id}
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+    def show(path: str, shot: str) -> str:
+        page.goto(f"{server.url}{path}", wait_until="networkidle")
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(tmp_path / f"{shot}.png"), full_page=True)
+        return page.inner_text("body")
+
+    # The run form: every field described; placeholders survive the markdown; the URL is not a parameter.
+    form = show(f"/deployments/deployment/{deployment.id}/run", "run-form")
+    for label in ("Video Uri", "Labels Path", "Num Frames", "Model Family", "Slack Webhook Block", "Azureml"):
+        assert label in form, label
+    assert "https://<account>.blob.core.windows.net/<container>/<prefix>" in form
+    assert "Frames sampled uniformly from each video." in form
+    assert "Slack Webhook Url" not in form
+    page.get_by_text("AzureMLSettings", exact=True).click()
+    page.wait_for_timeout(500)
+    page.get_by_text("Input Mode (Optional)").scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "run-form-azureml.png"))
+    # A choice renders as the UI's select (like Backend), a free string as a text area.
+    assert page.locator('.p-select-button__control[modelvalue="job_yaml"]').count() == 1, "input_mode is a choice"
+    assert "<subscription-id>" not in page.inner_text("body")
+
+    # An invalid value is refused naming the field (the UI shows the server's answer).
+    page.goto(f"{server.url}/deployments/deployment/{deployment.id}/run", wait_until="networkidle")
+    frames = page.get_by_text("Num Frames (Optional)").locator("xpath=ancestor::*[.//input][1]").locator("input").first
+    frames.fill("500")
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("config.num_frames").first.wait_for(timeout=15000)
+    page.screenshot(path=str(tmp_path / "run-form-invalid.png"))
+
+    # The finished run: readable name, progress at 100 %, the results report, the results table.
+    show(f"/runs/flow-run/{run.id}", "flow-run")
+    assert run.name in page.inner_text("body")
+    progress = show(f"/artifacts/artifact/{artifacts['ghostwatch-progress']}", "progress")
+    assert "100%" in progress and "8 of 8 videos done" in progress
+    report = show(f"/artifacts/artifact/{artifacts['ghostwatch-report']}", "report")
+    for text in ("Healthy run", "Always-yes baseline", "Confusion matrix", "Per-video verdicts", "Prefect flow run"):
+        assert text in report, text
+    assert "Error Details" not in report and "Error details" not in report
+    table = show(f"/artifacts/artifact/{artifacts['ghostwatch-results']}", "results-table")
+    for column in ("verdict", "reason", "label", "correct"):
+        assert column in table, column
+    assert "8 Items" in table
+    page.close()

@@ -24,6 +24,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: the kernel sends it SIGTERM when the test process dies, even by SIGKILL."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def stop(process: subprocess.Popen) -> None:
     """Stop a process started here, with its process group (servers and workers start children)."""
     if process.poll() is None:
@@ -48,6 +55,7 @@ class PrefectServer:
             "PREFECT_HOME": str(self.home),
             "PREFECT_API_URL": self.api_url,
             "PREFECT_UI_URL": self.url,
+            "PREFECT_UI_API_URL": self.api_url,  # the UI's pages call the API here (default: port 4200)
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
             "PREFECT_WORKER_QUERY_SECONDS": "2",
@@ -65,7 +73,8 @@ class PrefectServer:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -86,4 +95,5 @@ class PrefectServer:
     def start_worker(self, cwd: Path, pool: str = "ghostwatch") -> subprocess.Popen:
         log = open(self.home / "worker.log", "ab")
         return subprocess.Popen([PREFECT, "worker", "start", "--pool", pool], cwd=cwd, env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=_die_with_parent)
