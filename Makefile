@@ -66,7 +66,7 @@ server: | $(VENV)/.installed
 	$(VENV)/bin/prefect server start --host $(PREFECT_HOST) --port $(PREFECT_PORT)
 
 deploy: | $(VENV)/.installed
-	PREFECT_API_URL=$(API_URL) $(PY) -m flows.deploy --demo-dir $(DEMO_DIR) --backstop-seconds $(BACKSTOP_SECONDS)
+	PREFECT_API_URL=$(API_URL) $(PY) -m flows.deploy --demo-dir $(DEMO_DIR) --backstop-seconds $(BACKSTOP_SECONDS) $(DEPLOY_FLAGS)
 
 worker: | $(VENV)/.installed
 	PREFECT_API_URL=$(API_URL) $(VENV)/bin/prefect worker start --pool ghostwatch

@@ -22,6 +22,7 @@ from flows.run_context import (
 )
 from flows.concurrency import job_slot
 from flows.logs import forward_stage_logs
+from flows.progress_artifact import predictions_source
 from flows.naming import flow_run_name
 from flows.run_state import active_job, clear_active_job, mark_alerted, record_active_job, run_folder_for, was_alerted
 from flows.stages import (
@@ -186,7 +187,8 @@ def _run(config: RunConfig) -> RunSummary:
         handle = submit_job(backend, spec)
         record_active_job(run_folder, handle)
         outcome = value_of(watch(backend, handle, run_folder / f"evidence-attempt-{attempt}", _poll_policy(config),
-                                 total_videos=_expected_videos(config, preflight), return_state=True))
+                                 total_videos=_expected_videos(config, preflight),
+                                 predictions=predictions_source(config, output_location), return_state=True))
         clear_active_job(run_folder)
         verdict = triage(outcome.evidence_dir, build_triage_context(config, preflight, outcome))
         attempts.append(AttemptRecord(attempt=attempt, job_name=handle.name, state=outcome.state.value,

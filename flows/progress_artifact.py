@@ -27,3 +27,21 @@ class ProgressArtifact:
             self.artifact_id = create_progress_artifact(value, key=ARTIFACT_PROGRESS, description=description)
         else:
             update_progress_artifact(self.artifact_id, value, description=description)
+
+
+def predictions_source(config, output_location: str):
+    """Where the watch reads the job's predictions.jsonl while it runs: the local output folder, or the Azure ML
+    job's output datastore path (read with the same credential chain as preflight)."""
+    from tasks.backends.progress import datastore_predictions, local_predictions
+
+    if config.backend == "local":
+        return local_predictions(output_location)
+
+    def open_store():
+        from flows.run_context import datastore_resolver
+        from tasks.datastore import open_and_list, resolve_location
+
+        outcome = open_and_list(resolve_location(output_location, datastore_resolver(config.azureml)))
+        return outcome.store if not outcome.problems else None
+
+    return datastore_predictions(open_store)

@@ -110,7 +110,7 @@ def submit_job(backend: JobBackend, spec: JobSpec) -> JobHandle:
 
 @task(name="watch-job", cache_policy=NO_CACHE)
 def watch(backend: JobBackend, handle: JobHandle, evidence_dir: Path, policy: PollPolicy,
-          total_videos: int | None = None) -> JobOutcome:
+          total_videos: int | None = None, predictions=None) -> JobOutcome:
     """Poll the job to a final state (ETA-aware), showing its progress and log lines; collect its evidence."""
     import time
 
@@ -123,9 +123,8 @@ def watch(backend: JobBackend, handle: JobHandle, evidence_dir: Path, policy: Po
     work_dir = handle.details.get("work_dir")
     tail = JobLogTail(Path(work_dir) / "user_logs" / "std_log.txt", logger) if work_dir else None
     artifact = ProgressArtifact(handle.name)
-    output_dir = handle.details.get("output_dir")
-    # Local jobs write into a folder this process sees; other backends' outputs are read once collected.
-    reader = ProgressReader(local_predictions(output_dir), total_videos, time.monotonic) if work_dir and output_dir else None
+    # `predictions` reads the job's predictions.jsonl where it writes it (a local folder, the output datastore path).
+    reader = ProgressReader(predictions, total_videos, time.monotonic) if predictions else None
     schedule = None
     if reader is not None:
         schedule = EtaPollSchedule(

@@ -37,7 +37,7 @@ class Progress:
             text += f" ({self.failed} failed)"
         if self.per_video_seconds is not None:
             text += f", {self.per_video_seconds:.1f} s per video"
-        if self.eta_seconds is not None:
+        if self.eta_seconds is not None and not (self.total and self.done >= self.total):
             text += f", about {_duration(self.eta_seconds)} left" if self.eta_seconds > 0 else ", finishing"
         return text
 
@@ -122,5 +122,33 @@ def local_predictions(output_dir: str | Path) -> Callable[[], str | None]:
 
     def read() -> str | None:
         return path.read_text(errors="replace") if path.exists() else None
+
+    return read
+
+
+def datastore_predictions(open_store: Callable[[], object | None]) -> Callable[[], str | None]:
+    """A `read_text` for an output folder on a datastore (an Azure ML job's output datastore path).
+
+    Args:
+        open_store: returns the Datastore rooted at the output folder, or None while it cannot be opened (the job has
+            written nothing yet); called until it returns one.
+    """
+    from tasks.datastore.base import StorageError
+
+    store = None
+
+    def read() -> str | None:
+        nonlocal store
+        if store is None:
+            store = open_store()
+            if store is None:
+                return None
+        try:
+            with store.open_read("predictions.jsonl") as handle:
+                return handle.read().decode(errors="replace")
+        except StorageError as error:
+            if error.category == "data_not_found":
+                return None
+            raise
 
     return read
