@@ -60,6 +60,8 @@ PREFECT_HOST ?= 127.0.0.1
 PREFECT_PORT ?= 4200
 API_URL ?= $(or $(PREFECT_API_URL),http://$(PREFECT_HOST):$(PREFECT_PORT)/api)
 BACKSTOP_SECONDS ?= 30
+# How often the worker asks for runs: trigger-to-first-stage is ~12 s at 2 s, ~21 s at Prefect's default 10 s (bench/bench_trigger.py).
+WORKER_POLL_SECONDS ?= 5
 .PHONY: server deploy worker browser
 
 server: | $(VENV)/.installed
@@ -69,7 +71,7 @@ deploy: | $(VENV)/.installed
 	PREFECT_API_URL=$(API_URL) $(PY) -m flows.deploy --demo-dir $(DEMO_DIR) --backstop-seconds $(BACKSTOP_SECONDS) $(DEPLOY_FLAGS)
 
 worker: | $(VENV)/.installed
-	PREFECT_API_URL=$(API_URL) $(VENV)/bin/prefect worker start --pool ghostwatch
+	PREFECT_API_URL=$(API_URL) PREFECT_WORKER_QUERY_SECONDS=$(WORKER_POLL_SECONDS) $(VENV)/bin/prefect worker start --pool ghostwatch
 
 # Debian's Chromium for the browser test (Playwright drives it; no browser download).
 browser:

@@ -4,7 +4,7 @@ Starts `prefect server start` (127.0.0.1, temporary home), applies `make deploy`
 `prefect worker start --pool ghostwatch`, then triggers `prefect deployment run 'ghost-probing/local-demo'` several
 times (on a folder that does not exist, so each run ends right after its first stage) and reads from the API when each
 run was created, picked up by the worker, started, and when its first stage (check-data) started. Prints medians and
-where the time goes, for the worker's default poll (10 s... as set by PREFECT_WORKER_QUERY_SECONDS) and a 2 s poll.
+where the time goes, for the worker's default poll (PREFECT_WORKER_QUERY_SECONDS=10) and a 2 s poll.
 Usage: python bench/bench_trigger.py [--runs 3]
 """
 from __future__ import annotations
@@ -56,10 +56,10 @@ def timings(run_id: str, timeout: float = 300) -> dict:
 
 
 def measure(runs: int, query_seconds: float, home: Path) -> list[dict]:
-    os.environ["PREFECT_WORKER_QUERY_SECONDS"] = str(query_seconds)
-    with PrefectServer(home) as server:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with PrefectServer(home) as server, temporary_settings({PREFECT_API_URL: server.api_url}):
         server.env["PREFECT_WORKER_QUERY_SECONDS"] = str(query_seconds)
-        os.environ["PREFECT_API_URL"] = server.api_url
         done = subprocess.run(["make", "-s", "deploy", f"VENV={Path(sys.executable).parents[1]}", "DEPLOY_FLAGS=--skip-demo-data"],
                               cwd=REPO, env=server.env, capture_output=True, text=True)
         if done.returncode != 0:
