@@ -18,7 +18,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo demo-failure test check bench clean azurite
+.PHONY: install demo demo-failure test check bench clean azurite faults
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ test: install azurite browser
 # The quick loop for developers: no model building, no servers (Prefect, Azurite, the Azure ML fake); under a minute.
 check: install
 	$(VENV)/bin/pytest -q -m "not slow and not prefect and not azurite and not azureml"
+
+# The fault matrix (issue 11): the whole flow through each fault against local services; prints the table, writes FAULTS.md.
+faults: install
+	GW_FAULTS_MD=$(CURDIR)/FAULTS.md $(VENV)/bin/pytest -q -s -p no:cacheprovider tests/test_fault_matrix.py
 
 bench: install azurite
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

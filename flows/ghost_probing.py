@@ -18,16 +18,21 @@ from tasks.backends.factory import job_output_location, make_backend
 from tasks.backends.watch import PollPolicy
 from tasks.config import RunConfig
 from flows.run_context import (
-    alert_for, build_triage_context, preflight_options, preflight_verdict, workspace_verdict,
+    FlowDeadline, alert_for, build_triage_context, identity_job_input, is_permanent_submit_error, preflight_options,
+    preflight_verdict, submit_refused_verdict, unsettled_verdict, workspace_verdict,
 )
+from flows.attempts import Attempts, JobNotSettledError
 from flows.concurrency import job_slot
 from flows.logs import forward_stage_logs
-from flows.progress_artifact import predictions_source
 from flows.naming import flow_run_name
-from flows.run_state import active_job, clear_active_job, mark_alerted, record_active_job, run_folder_for, was_alerted
+from flows.progress_artifact import predictions_source
+from flows.run_state import active_job, mark_alerted, run_folder_for, was_alerted
 from flows.stages import (
     check_data, check_workspace, publish_report, publish_results, send_alert, submit_job, triage, value_of, watch,
 )
+
+
+HOOK_SETTLE_SECONDS = 120  # how long a hook waits for a cancel to be confirmed before saying the job may still run
 
 
 @dataclass
@@ -67,21 +72,32 @@ def _body(markdown: str) -> str:
     return "\n".join(lines[1:] if lines and lines[0].startswith("#") else lines).strip()
 
 
-def _poll_policy(config: RunConfig) -> PollPolicy:
-    azure = config.azureml
+def _poll_policy(config: RunConfig, deadline_seconds: float | None = None) -> PollPolicy:
+    """Budgets for every backend (a hung local job is cancelled like an A100 job), within the flow's own time."""
+    queue, run = config.budgets_seconds()
     return PollPolicy(
         initial_seconds=config.poll_initial_seconds,
         max_seconds=max(config.poll_max_seconds, config.poll_initial_seconds),
-        queue_budget_seconds=azure.queue_budget_minutes * 60 if azure and azure.queue_budget_minutes else None,
-        run_budget_seconds=azure.run_budget_minutes * 60 if azure and azure.run_budget_minutes else None,
+        queue_budget_seconds=queue,
+        run_budget_seconds=run,
+        deadline_seconds=deadline_seconds,
     )
 
 
+def _run_try() -> int:
+    """Which try of this flow run this is (Prefect's run_count: 1, then 2 after a retry)."""
+    try:
+        return int(runtime.flow_run.run_count or 1)
+    except Exception:
+        return 1
+
+
 def _alert_and_fail(config: RunConfig, verdict, report_path: Path, summary: RunSummary):
-    """Alert once (an undelivered alert is recorded, never the run's failure message) and fail with the verdict."""
+    """Alert once (an undelivered alert is logged and kept in alert.json, never the run's failure message); fail
+    with the verdict."""
     record = send_alert(alert_for(verdict, report_path, summary.run_folder), Path(summary.run_folder),
                         config.slack_webhook_block, report_path)
-    mark_alerted(Path(summary.run_folder))
+    mark_alerted(Path(summary.run_folder), _run_try())
     summary.alert = f"{record.status}: {record.detail}"
     message = f"{verdict.category}: {verdict.summary}"
     return Failed(message=message, data=RunFailed(message, summary))
@@ -97,12 +113,17 @@ def _hook_context(flow_run) -> tuple[RunConfig | None, Path | None]:
 
 
 def _cancel_job_of(flow_run, config: RunConfig | None, folder: Path | None) -> None:
+    """Cancel the job on record and confirm it stopped; the record is cleared only then (else it stays, and we say so)."""
     handle = active_job(folder) if folder else None
     if handle is None:
         return
-    make_backend(config, folder).cancel(handle)
-    clear_active_job(folder)
-    print(f"ghostwatch: cancelled job {handle.name} of flow run {flow_run.name}")
+    attempts = Attempts(make_backend(config, folder), folder, settle_timeout_seconds=HOOK_SETTLE_SECONDS,
+                        poll_seconds=min(config.poll_initial_seconds, 5.0))
+    try:
+        attempts.finish(handle)
+        print(f"ghostwatch: job {handle.name} of flow run {flow_run.name} is stopped")
+    except JobNotSettledError as exc:
+        print(f"ghostwatch: {exc}")
 
 
 def _cancel_active_job(flow, flow_run, state) -> None:
@@ -123,8 +144,9 @@ def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
 
     config, folder = _hook_context(flow_run)
     _cancel_job_of(flow_run, config, folder)
-    record = read_record(folder)
-    if record is None and not (folder and was_alerted(folder)):
+    run_try = getattr(flow_run, "run_count", 1) or 1  # a retried flow run that fails again alerts once more
+    record = read_record(folder) if folder and was_alerted(folder, run_try) else None
+    if record is None and not (folder and was_alerted(folder, run_try)):
         if state.is_crashed() and backstop_present():
             print(f"ghostwatch: flow run {flow_run.name} crashed; the server's backstop automation alerts")
             return
@@ -132,7 +154,7 @@ def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
         target = folder or Path(config.run_dir if config else "runs") / f"unstarted-{str(flow_run.id)[:8]}"
         record = deliver(alert_for_crash(flow_run.name, state), target, block)
         if folder:
-            mark_alerted(folder)
+            mark_alerted(folder, run_try)
     if record is not None and record.delivered:
         try:
             announce_delivered(flow_run)
@@ -176,24 +198,51 @@ def _run(config: RunConfig) -> RunSummary:
         "batch_size": config.batch_size,
         "num_frames": config.num_frames,
         "compute": config.azureml.compute if config.azureml else None,
+        "video_input": preflight.access.job_input,
     }
     from tasks.triage import AttemptRecord, plan_remediation
 
+    deadline = FlowDeadline(config.flow_timeout_minutes * 60)
+    lifecycle = Attempts(backend, run_folder, poll_seconds=config.poll_initial_seconds)
+    try:
+        plan = lifecycle.resume()
+    except JobNotSettledError as exc:
+        return _finish(config, unsettled_verdict(exc), summary)
     attempts: list[AttemptRecord] = []
-    for attempt in range(1, config.max_attempts + 1):
+    workspace_checked_for: tuple | None = None
+    verdict = outcome = None
+    for attempt in range(plan.next_attempt, plan.next_attempt + config.max_attempts):
         spec = _job_spec(config, preflight, current, f"gw-{run_key}-a{attempt}", output_location, attempt)
-        if attempt == 1 and (problems := check_workspace(backend, spec)):
-            return _finish(config, workspace_verdict(problems), summary)
-        handle = submit_job(backend, spec)
-        record_active_job(run_folder, handle)
-        outcome = value_of(watch(backend, handle, run_folder / f"evidence-attempt-{attempt}", _poll_policy(config),
+        if plan.reattach is not None and attempt == plan.next_attempt:
+            handle = plan.reattach
+            logger.warning("re-attaching to job %s, still running from an earlier try of this flow run", handle.name)
+        else:
+            # The workspace check runs again whenever what the job reads, or how, has changed (resubmit with identity).
+            if workspace_checked_for != (spec.video_input, spec.use_identity, current["compute"]):
+                if problems := check_workspace(backend, spec):
+                    return _finish(config, workspace_verdict(problems), summary, attempts=attempts)
+                workspace_checked_for = (spec.video_input, spec.use_identity, current["compute"])
+            try:
+                handle = lifecycle.start(spec, lambda s: submit_job(backend, s))
+            except Exception as exc:
+                if not is_permanent_submit_error(exc):
+                    raise
+                return _finish(config, submit_refused_verdict(spec.name, exc), summary, attempts=attempts)
+        outcome = value_of(watch(backend, handle, run_folder / f"evidence-attempt-{attempt}",
+                                 _poll_policy(config, deadline.remaining()),
                                  total_videos=_expected_videos(config, preflight),
                                  predictions=predictions_source(config, output_location), return_state=True))
-        clear_active_job(run_folder)
+        try:
+            lifecycle.finish(handle)
+        except JobNotSettledError as exc:
+            attempts.append(AttemptRecord(attempt=attempt, job_name=handle.name, state=outcome.state.value,
+                                          category="service_error", action="stop", note=str(exc)))
+            summary.attempts = [vars(a) for a in attempts]
+            return _finish(config, unsettled_verdict(exc), summary, job=outcome.status.to_dict(), attempts=attempts)
         verdict = triage(outcome.evidence_dir, build_triage_context(config, preflight, outcome))
         attempts.append(AttemptRecord(attempt=attempt, job_name=handle.name, state=outcome.state.value,
                                       category=verdict.category, action=verdict.action))
-        if verdict.category == "none":
+        if verdict.category == "none" or deadline.expired():
             break
         step = plan_remediation(
             verdict, attempts, current, config.max_attempts,
@@ -206,7 +255,10 @@ def _run(config: RunConfig) -> RunSummary:
         attempts[-1].note = f"{step.action}: {step.reason}"
         if step.overrides.get("compute") and step.overrides["compute"] != current["compute"]:
             backend = backend.with_compute(step.overrides["compute"])
+            lifecycle.backend = backend
         current.update(step.overrides)
+        if step.overrides.get("use_identity") and not preflight.access.use_identity:
+            current["video_input"] = identity_job_input(config, preflight)
 
     outputs_dir = outcome.evidence_dir / "outputs"
     if publish_results(outputs_dir) is not None:
@@ -227,7 +279,7 @@ def _job_spec(config: RunConfig, preflight, current: dict[str, Any], name: str, 
     """One attempt's job: the run's parameters with the remediation overrides so far."""
     return JobSpec(
         name=name,
-        video_input=preflight.access.job_input,
+        video_input=current.get("video_input") or preflight.access.job_input,
         output_dir=output,
         model=config.model,
         model_family=config.model_family,

@@ -87,7 +87,8 @@ def build_triage_context(config: RunConfig, preflight, outcome: JobOutcome):
         matched = match_labels(read_labels(config.labels_path), names).matched
         values = {label.positive for label in matched.values()}
         both = values == {True, False}
-    return TriageContext(expected_videos=expected, labels_have_both_classes=both, job_state=outcome.state.value)
+    return TriageContext(expected_videos=expected, labels_have_both_classes=both, job_state=outcome.state.value,
+                         max_failed_fraction=config.max_failed_fraction)
 
 
 def _ui_link(path: str) -> str | None:
@@ -138,3 +139,65 @@ def alert_for_crash(flow_run_name: str, state) -> Alert:
         action="stop",
         fields={"State": getattr(state, "name", "?")},
     )
+
+
+class FlowDeadline:
+    """The flow's own time limit, on the monotonic clock: budgets per job, and this for the whole run."""
+
+    def __init__(self, seconds: float) -> None:
+        import time
+
+        self._time = time.monotonic
+        self.ends = self._time() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.ends - self._time())
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+
+def is_permanent_submit_error(exc: BaseException) -> bool:
+    """A refusal that a retry cannot fix (400/404: unknown compute, environment, datastore; a job YAML that cannot
+    make a job). Transient errors and bugs are not: they go to the crash path."""
+    from tasks.backends.watch import TransientBackendError
+
+    if isinstance(exc, TransientBackendError):
+        return False
+    try:
+        from tasks.backends.azureml_errors import AzureMLAuthError, AzureMLError
+        from tasks.backends.azureml_job import JobDefinitionError
+    except ImportError:  # the Azure SDK is optional for local runs
+        return False
+    return isinstance(exc, (AzureMLError, JobDefinitionError)) and not isinstance(exc, AzureMLAuthError)
+
+
+def submit_refused_verdict(job: str, exc: BaseException):
+    """A triage Verdict for a submission the service refused: nothing runs, nothing to retry."""
+    from tasks.redact import redact
+    from tasks.triage import EvidenceLine, verdict_for_category
+
+    message = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return verdict_for_category(
+        "job_config_invalid", f"Azure ML refused to create job {job}: {message}",
+        [EvidenceLine(file="submit", line=None, text=message)],
+        {"stage": "submit (the service refused the job; nothing was started)", "job": job},
+    )
+
+
+def unsettled_verdict(exc: BaseException):
+    """A triage Verdict for a job that could not be confirmed stopped: the run stops rather than start another."""
+    from tasks.redact import redact
+    from tasks.triage import EvidenceLine, verdict_for_category
+
+    message = redact(str(exc))
+    return verdict_for_category(
+        "service_error", message, [EvidenceLine(file="watch", line=None, text=message)],
+        {"stage": "confirming the job stopped (no further attempt was started)"},
+    )
+
+
+def identity_job_input(config: RunConfig, preflight) -> str:
+    """What a job resubmitted with `identity: managed` reads: a path without the datastore's stored key or SAS
+    (stored credentials win over the job's identity, so the same azureml:// input would be refused again)."""
+    return preflight.access.identity_input or preflight.access.job_input

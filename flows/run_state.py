@@ -67,10 +67,13 @@ def active_job(run_folder: Path) -> JobHandle | None:
                      details=data.get("details") or {})
 
 
-def mark_alerted(run_folder: Path) -> None:
-    """The run has sent its alert; backstop hooks must not send a second one."""
-    (_state(run_folder) / ALERTED).touch()
+def mark_alerted(run_folder: Path, run_try: int = 1) -> None:
+    """This try of the flow run has sent its alert; backstop hooks must not send a second one.
+
+    Per try (Prefect's run_count): a retried flow run that fails again alerts once more.
+    """
+    (_state(run_folder) / f"{ALERTED}-{int(run_try or 1)}").touch()
 
 
-def was_alerted(run_folder: Path) -> bool:
-    return (Path(run_folder) / STATE_DIR / ALERTED).exists()
+def was_alerted(run_folder: Path, run_try: int = 1) -> bool:
+    return (Path(run_folder) / STATE_DIR / f"{ALERTED}-{int(run_try or 1)}").exists()

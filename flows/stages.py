@@ -100,7 +100,8 @@ def _is_transient(state) -> bool:
     return False
 
 
-@task(name="submit-job", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+@task(name="submit-job", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
+      retry_condition_fn=lambda task, run, state: _is_transient(state))
 def submit_job(backend: JobBackend, spec: JobSpec) -> JobHandle:
     """Submit one attempt (a retried task re-attaches to the job of the same name rather than queueing another)."""
     handle = backend.submit(spec)

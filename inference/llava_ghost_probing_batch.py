@@ -28,7 +28,10 @@ from typing import Any, Sequence
 from . import frames as frames_module
 from .models import FAMILIES
 from .labels import Label, LabelMatch, match_labels, read_labels
-from .outputs import CSV_FILE, PREDICTIONS_FILE, SUMMARY_FILE, PredictionLog, shard_file_name, write_csv, write_json_atomic
+from .outputs import (
+    CSV_FILE, PREDICTIONS_FILE, RESUME_FIELDS, SUMMARY_FILE, PredictionLog, prompt_sha256, resume_key, shard_file_name,
+    write_csv, write_json_atomic,
+)
 from .sharding import select_shard, shard_from_env, validate_shard
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_MODEL, EXIT_ALL_FAILED, EXIT_OOM = 0, 1, 2, 3, 4, 5
@@ -185,6 +188,7 @@ def run(args: JobArgs) -> int:
     found, videos = _select_videos(args, shard_index, num_shards)
     label_match, label_facts = _labels(args, found)
     predictions = PredictionLog(Path(args.output_folder) / shard_file_name(PREDICTIONS_FILE, shard_index, num_shards))
+    _refuse_foreign_predictions(args, predictions)
     todo = [video for video in videos if video.name not in predictions.done()]
     log.info("%d videos in shard %d/%d; %d already done in %s; %d to do", len(videos), shard_index, num_shards,
              len(videos) - len(todo), predictions.path, len(todo))
@@ -193,7 +197,7 @@ def run(args: JobArgs) -> int:
         "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens, "shard_index": shard_index,
         "num_shards": num_shards, "videos_total": len(videos), "video_folder": str(args.video_folder),
         "started_at": started, "ended_at": None, "load_warnings": [], "load_info": None,
-        "newly_initialized": None, "device": None, "dtype": None,
+        "newly_initialized": None, "device": None, "dtype": None, "prompt_sha256": _resume_key(args)[3],
     }
     state = _RunState(args, videos, predictions, label_match, label_facts, facts, shard_index, num_shards)
     if todo:
@@ -201,6 +205,29 @@ def run(args: JobArgs) -> int:
     facts["ended_at"] = _now()
     summary = _write_summary(state, charts=True)
     return _final_status(summary, state)
+
+
+def _resume_key(args: JobArgs) -> tuple:
+    try:
+        prompt_hash = prompt_sha256(args.prompt)
+    except OSError as error:
+        raise JobError(f"prompt template not readable: {error}", EXIT_BAD_INPUT) from None
+    return (args.model or FAMILIES[args.model_family].default_model, args.model_family, args.num_frames, prompt_hash)
+
+
+def _refuse_foreign_predictions(args: JobArgs, predictions: PredictionLog) -> None:
+    """Stop before mixing: predictions made with another model, family, frame count or prompt are not resumed."""
+    key = _resume_key(args)
+    foreign = predictions.foreign(key)
+    if not foreign:
+        return
+    theirs = dict(zip(RESUME_FIELDS, resume_key(foreign[0])))
+    ours = dict(zip(RESUME_FIELDS, key))
+    differs = ", ".join(f"{name} {theirs[name]!r} (this run: {ours[name]!r})" for name in RESUME_FIELDS
+                        if theirs[name] != ours[name])
+    raise JobError(
+        f"{predictions.path} holds {len(foreign)} predictions made another way: {differs}. Refusing to mix them: "
+        "use a fresh --output-folder, or move the old predictions aside to redo them", EXIT_BAD_INPUT)
 
 
 def _shard(args: JobArgs) -> tuple[int, int]:
@@ -292,6 +319,7 @@ def _predict(state: _RunState, todo: list[Path]) -> None:
     for start in range(0, len(todo), args.batch_size):
         batch = todo[start:start + args.batch_size]
         for record in _predict_batch(state, batch, loaded, prompt, rules, build_inputs, generate):
+            record["tries"] = state.predictions.tries(record["video"]) + 1
             state.predictions.append(record)
             position += 1
             since_save += 1
@@ -366,7 +394,8 @@ def _base_record(state: _RunState, video: Path, model_id: str) -> dict:
         "duration": None, "decoder": None,
         "label": label.raw if label else None, "label_positive": label.positive if label else None,
         "label_start_second": label.start_second if label else None,
-        "model": model_id, "model_family": state.args.model_family, "shard": f"{state.shard_index}/{state.num_shards}",
+        "model": model_id, "model_family": state.args.model_family, "num_frames": state.args.num_frames,
+        "prompt_sha256": state.facts["prompt_sha256"], "tries": 1, "shard": f"{state.shard_index}/{state.num_shards}",
         "finished_at": None,
     }
 

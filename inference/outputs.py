@@ -1,8 +1,10 @@
 """The job's output files: an append-only predictions.jsonl (the resume record), predictions.csv and summary.json.
 
 predictions.jsonl: one JSON object per line, one line per video, written whole (a single O_APPEND write, then fsync)
-as soon as the video is done. The resume key is `video`. A rerun skips every video already present, so a job
-resubmitted after preemption does only what is left. A line cut short by a kill is removed before appending.
+as soon as the video is done. A rerun skips every video already done, so a job resubmitted after preemption does only
+what is left; a video that failed is tried once more (`tries`). Predictions are resumed only when they were made the
+same way: the resume key is (model, model_family, num_frames, prompt_sha256); a folder holding predictions made
+another way is refused, never mixed. A line cut short by a kill is removed before appending.
 
 Line format (stable; the orchestrator's triage reads it):
     video         str         file name, e.g. "images_1_003.avi" (the resume key)
@@ -25,6 +27,9 @@ Line format (stable; the orchestrator's triage reads it):
     label_start_second float|null
     model         str         model id or folder
     model_family  str
+    num_frames    int         frames asked for (--num-frames); with model, model_family and prompt_sha256, the resume key
+    prompt_sha256 str         first 16 hex digits of the prompt template's SHA-256
+    tries         int         how many times this video was tried (a failed video is tried twice at most)
     shard         str         "<index>/<count>"
     finished_at   str         ISO 8601 UTC
 """
@@ -86,6 +91,25 @@ def read_predictions(path: str | Path) -> list[dict[str, Any]]:
     return list(records.values())
 
 
+RESUME_FIELDS = ("model", "model_family", "num_frames", "prompt_sha256")
+MAX_TRIES = 2  # a video that failed is tried once more on resume, then counted as done with its error
+
+
+def prompt_sha256(path: str | Path | None) -> str:
+    """The first 16 hex digits of the prompt template's SHA-256 (the default template when `path` is None)."""
+    import hashlib
+
+    from .prompts import DEFAULT_PROMPT
+
+    return hashlib.sha256(Path(path or DEFAULT_PROMPT).read_bytes()).hexdigest()[:16]
+
+
+def resume_key(record: dict[str, Any]) -> tuple:
+    """What produced a prediction: (model, model family, frames asked for, prompt hash). A rerun resumes only
+    predictions with its own key; the video name alone would let another model's answers pass for this one's."""
+    return tuple(record.get(name) for name in RESUME_FIELDS)
+
+
 class PredictionLog:
     """The append-only predictions file of one shard."""
 
@@ -96,8 +120,18 @@ class PredictionLog:
         self.records = {record["video"]: record for record in read_predictions(self.path)}
 
     def done(self) -> set[str]:
-        """Videos already recorded (with a verdict or an error)."""
-        return set(self.records)
+        """Videos already done: answered, or failed `MAX_TRIES` times (a video that failed once is tried again)."""
+        return {video for video, record in self.records.items()
+                if not record.get("error") or self.tries(video) >= MAX_TRIES}
+
+    def tries(self, video: str) -> int:
+        """How many times `video` was tried (0: never)."""
+        record = self.records.get(video)
+        return 0 if record is None else int(record.get("tries") or 1)
+
+    def foreign(self, key: tuple) -> list[dict[str, Any]]:
+        """Records made with another resume key than `key` (another model, family, frame count or prompt)."""
+        return [record for record in self.records.values() if resume_key(record) != key]
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one record as one whole line and make it durable before returning."""

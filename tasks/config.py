@@ -30,10 +30,10 @@ class AzureMLSettings(BaseModel):
         "`job_yaml` (what deployments/azureml/job.yaml says).",
     )
     queue_budget_minutes: float | None = Field(
-        240, ge=1, description="Cancel the job if it has not started running after this many minutes in the queue."
+        None, ge=1, description="Overrides the run's queue_budget_minutes for Azure ML jobs (default: the run's)."
     )
     run_budget_minutes: float | None = Field(
-        600, ge=1, description="Cancel the job if it is still running after this many minutes."
+        None, ge=1, description="Overrides the run's run_budget_minutes for Azure ML jobs (default: the run's)."
     )
     dedicated_compute: str | None = Field(
         None, description="Dedicated (non-preemptible) compute to fall back to after repeated preemptions."
@@ -83,4 +83,26 @@ class RunConfig(BaseModel):
     max_attempts: int = Field(3, ge=1, le=10, description="Job attempts at most, remediation included.")
     poll_initial_seconds: float = Field(2.0, gt=0, le=600, description="First poll interval while watching the job.")
     poll_max_seconds: float = Field(30.0, gt=0, le=3600, description="Longest poll interval while watching the job.")
+    queue_budget_minutes: float | None = Field(
+        240, ge=0.01, description="Cancel a job (any backend) that has not started running after this many minutes."
+    )
+    run_budget_minutes: float | None = Field(
+        600, ge=0.01, description="Cancel a job (any backend) that is still running after this many minutes."
+    )
+    flow_timeout_minutes: float = Field(
+        1440, ge=0.01, le=10080,
+        description="The whole run's time limit: past it the job is cancelled and the run fails with `timeout`.",
+    )
+    max_failed_fraction: float = Field(
+        0.05, ge=0, le=1,
+        description="Failure budget: a job whose share of failed videos is above this is `output_invalid`.",
+    )
     azureml: AzureMLSettings | None = Field(None, description="Azure ML workspace and compute (backend 'azureml').")
+
+    def budgets_seconds(self) -> tuple[float | None, float | None]:
+        """(queue, run) budgets in seconds for this run's backend; Azure ML settings may override the run's."""
+        queue, run = self.queue_budget_minutes, self.run_budget_minutes
+        if self.backend == "azureml" and self.azureml is not None:
+            queue = self.azureml.queue_budget_minutes or queue
+            run = self.azureml.run_budget_minutes or run
+        return (queue * 60 if queue else None, run * 60 if run else None)

@@ -207,3 +207,23 @@ def test_triage_cli_downloads_a_workspace_job_and_names_the_seed_failure(backend
     assert status == 1 and verdict["category"] == "data_not_found"
     assert any("StreamAccess.NotFound" in e["text"] for e in verdict["evidence"])
     assert (tmp_path / "ev" / "system_logs" / "data_capability" / "data-capability.log").exists()
+
+
+def test_triage_cli_reads_the_outputs_a_healthy_job_wrote(backend, azureml_fake, azureml_clock, azureml_settings,
+                                                          clean_azure_env, tmp_path, capsys):
+    """issue 11 item 12: `triage --job` finds the job's output folder itself, so a healthy job is healthy."""
+    from flows.cli import main
+    from tests.azureml_fake.credentials import ManagedIdentityEndpoint
+
+    azureml_fake.script(lifecycles.completed(predictions_total=10))
+    handle = backend.submit(spec())
+    azureml_clock.advance(7200)
+    with ManagedIdentityEndpoint() as identity:
+        for name, value in identity.environment().items():
+            clean_azure_env.setenv(name, value)
+        status = main(["triage", "--job", handle.name, "--subscription-id", azureml_settings.subscription_id,
+                       "--resource-group", azureml_settings.resource_group,
+                       "--workspace-name", azureml_settings.workspace_name, "--dest", str(tmp_path / "ev"), "--json"])
+    verdict = json.loads(capsys.readouterr().out)
+    assert verdict["category"] == "none" and status == 0, verdict["summary"]
+    assert (tmp_path / "ev" / "outputs" / "predictions.jsonl").exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,12 @@ def test_not_responding_job_ends_the_flow_with_a_clear_verdict(monkeypatch, pref
     assert "resubmit" in summary["attempts"][0]["note"]
     assert summary["attempts"][-1]["category"] == summary["category"]
     assert all(job.lifecycle.name == "not_responding" for job in live_fake.jobs.values()), "no unscripted attempt ran"
+    # issue 11 item 2: a NotResponding job still holds its node; it is cancelled (and the cancel confirmed) before the
+    # next attempt is submitted, and the last one before the run ends.
+    order = [(m, p.rsplit("/", 2)[-2:]) for m, p in live_fake.requests if re.search(r"/jobs/gw-[^/]+(/cancel)?$", p)
+             and m in ("PUT", "POST")]
+    assert [m for m, _ in order] == ["PUT", "POST", "PUT", "POST"], order
+    assert all(live_fake.job_state(job) == "Canceled" for job in live_fake.jobs.values())
     run_folder = Path(summary["run_folder"])
     assert not (run_folder / ".ghostwatch/active_job.json").exists(), "the run no longer waits on any job"
     last = run_folder / f"evidence-attempt-{len(summary['attempts'])}"
@@ -237,3 +244,20 @@ def test_cancelling_the_flow_run_cancels_the_azure_job(prefect_harness, live_fak
     assert job.cancelled_at is not None and live_fake.job_state(job) in ("CancelRequested", "Canceled")
     with get_client(sync_client=True) as client:
         assert client.read_flow_run(flow_run_id).state.name in ("Cancelling", "Cancelled")
+
+
+def test_permanent_submit_error_is_a_triaged_config_verdict_with_one_alert(monkeypatch, prefect_harness, live_fake, managed_identity, tmp_path):
+    """issue 11 item 10: a 400 at submit is not retried three times and then a traceback; it is job_config_invalid."""
+    live_fake.add_fault(r"/jobs/gw-[^/]+$", 5, status=400, method="PUT", code="UserError",
+                        message="Environment ghostwatch-llava:3 was deleted while the job was being created.")
+    with SlackWebhookServer() as slack:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+        summary, ok = run_and_describe(config_for(live_fake, tmp_path))
+
+    assert not ok and summary["state"] == "Failed", summary["text"]
+    assert summary.get("category") == "job_config_invalid", summary["text"]
+    assert "was deleted" in summary["summary"]
+    assert live_fake.count("PUT", r"/jobs/gw-[^/]+$") == 1, "a refusal is not retried"
+    assert live_fake.jobs == {}
+    assert len(slack.posts) == 1
+    assert not (Path(summary["run_folder"]) / ".ghostwatch/active_job.json").exists()

@@ -43,8 +43,9 @@ def test_keywords_derived_from_each_pattern_are_present_in_its_excerpts():
 
 
 def test_no_rule_is_untested_and_every_excerpt_cites_a_source():
+    # Specific signatures are proven by excerpts; the structured and generic tables by the corpus (test_triage_corpus).
     covered = {e["rule"] for e in EXCERPTS}
-    rule_ids = {r.id for r in default_catalogue().rules}
+    rule_ids = {r.id for r in default_catalogue().rules if r.tier == "signature"}
     assert rule_ids - covered == set(), "rules without an excerpt"
     assert covered - rule_ids == set(), "excerpts for rules that do not exist"
     for excerpt in EXCERPTS:

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--job", metavar="NAME", help="an Azure ML job name: download its evidence, then triage it")
     source.add_argument("--classify-jsonl", type=Path, metavar="FILE",
                         help="JSON lines with `id` and `message`; writes one JSON line per input with id, category, "
-                        "retryable, action")
+                        "retryable, action, rule_id, confidence, runner_up, summary")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON instead of the markdown report")
     parser.add_argument("--report-dir", type=Path, metavar="DIR",
                         help="also write investigation_report.md and verdict.json here (default with --job: --dest)")
@@ -97,7 +97,7 @@ def _triage_folder(evidence: Path, args: argparse.Namespace, report_dir: Path | 
 
 def _classify_corpus(path: Path, output: Path | None) -> int:
     """Stream JSON lines through the catalogue, one output line per usable input line."""
-    from tasks.triage import classify_message
+    from tasks.triage.classify import classify_record
 
     if not path.is_file():
         raise TriageCliError(f"{path} is not a file; pass a JSON-lines file with `id` and `message` on each line")
@@ -108,9 +108,12 @@ def _classify_corpus(path: Path, output: Path | None) -> int:
                 bad += 1
                 print(f"ghostwatch triage: {path}:{number}: {problem}; line skipped", file=sys.stderr)
                 continue
-            verdict = classify_message(str(record["message"]))
-            out.write(json.dumps({"id": record["id"], "category": verdict.category, "retryable": verdict.retryable,
-                                  "action": verdict.action, "rule_id": verdict.rule_id}) + "\n")
+            row = classify_record(record)
+            if "error" in row:
+                bad += 1
+                print(f"ghostwatch triage: {path}:{number}: {row['error']}; line skipped", file=sys.stderr)
+                continue
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
     if bad:
         print(f"ghostwatch triage: {bad} line(s) of {path} could not be used (see above); the others were classified",
               file=sys.stderr)
@@ -127,6 +130,9 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 yield number, None, f"not valid JSON ({exc.msg})"
+                continue
+            except RecursionError:
+                yield number, None, "JSON nested too deeply to read"
                 continue
             if not isinstance(record, dict) or "id" not in record or "message" not in record:
                 yield number, None, "expected an object with `id` and `message`"

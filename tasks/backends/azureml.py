@@ -151,6 +151,11 @@ class AzureMLBackend:
         log.info("submitted job %s to %s: %s", name, self.settings.compute, created.studio_url)
         return JobHandle(BACKEND_NAME, name, spec.attempt, {**details, "reattached": False, "studio_url": created.studio_url})
 
+    def planned_handle(self, spec: JobSpec) -> JobHandle:
+        """The handle `submit(spec)` will return, known before submitting (recorded first, so a cancel finds it)."""
+        details = {"output_uri": spec.output_dir, "spec_name": spec.name, "compute": self.settings.compute, "planned": True}
+        return JobHandle(BACKEND_NAME, job_name(spec.name), spec.attempt, details)
+
     def get(self, handle: JobHandle) -> JobStatus:
         """One poll: `jobs.get`, plus run history's error and times once the job is final."""
         job = call_azure(lambda: self.ml_client.jobs.get(handle.name), f"get job {handle.name}")
@@ -202,7 +207,7 @@ class AzureMLBackend:
                 collection.miss("user_logs/ and system_logs/", "run history lists no log files (the job never reached a node)")
         except Exception as exc:
             collection.miss("user_logs/ and system_logs/", f"run history unavailable: {exc}")
-        output_uri = handle.details.get("output_uri")
+        output_uri = handle.details.get("output_uri") or self._output_uri_of(handle.name)
         if output_uri:
             download_outputs(output_uri, self.resolver, dest, collection, token_credential=getattr(self.ml_client, "_credential", None))
         else:
@@ -213,6 +218,16 @@ class AzureMLBackend:
         return dest
 
     # ------------------------------------------------------------------ internals
+    def _output_uri_of(self, name: str) -> str | None:
+        """The job's own `results` output folder, for a handle built from a name alone (`ghostwatch triage --job`)."""
+        try:
+            job = self._retrying(lambda: call_azure(lambda: self.ml_client.jobs.get(name), f"get job {name}"), f"get job {name}")
+        except Exception as exc:  # the evidence then says the outputs were not found, and why
+            log.warning("could not read job %s's output folder: %s", name, exc)
+            return None
+        output = (getattr(job, "outputs", None) or {}).get("results")
+        return getattr(output, "path", None) if output is not None else None
+
     def _find(self, name: str) -> Any | None:
         try:
             return call_azure(lambda: self.ml_client.jobs.get(name), f"look up job {name}")

@@ -7,6 +7,7 @@ start and exit like Azure ML's `system_logs/lifecycler/`, so triage and its time
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 from tasks.backends.base import JobHandle, JobSpec, JobState, JobStatus
 
 JOB_MODULE = "inference.llava_ghost_probing_batch"
+PID_FILE = "job.pid.json"
 # Where the job's code snapshot lives: the folder holding the `inference` package.
 CODE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,6 +86,11 @@ class LocalBackend:
             problems.append(f"the job's video folder {spec.video_input} does not exist on this machine")
         return problems
 
+    def planned_handle(self, spec: JobSpec) -> JobHandle:
+        """The handle of a job not started yet: its work folder, where submit writes the process's pid first thing."""
+        return JobHandle(self.name, spec.name, spec.attempt, {"work_dir": str(self.work_root / spec.name),
+                                                             "output_dir": spec.output_dir, "planned": True})
+
     def submit(self, spec: JobSpec) -> JobHandle:
         """Start the job's process; a job of the same name that is still known re-attaches instead."""
         if spec.name in self._jobs:
@@ -106,6 +113,8 @@ class LocalBackend:
                 env=env,
                 start_new_session=True,  # its own process group, so cancel stops the job's children too
             )
+        # A hook in another process may hold only the planned handle: the pid file lets it stop this process.
+        (work_dir / PID_FILE).write_text(json.dumps({"pid": process.pid, "process_start": _process_start(process.pid)}))
         self._lifecycle(work_dir, _utcnow(), f"Process started (pid {process.pid}); running user command")
         self._jobs[spec.name] = _LocalJob(process=process, spec=spec, work_dir=work_dir, started_at=started_at)
         return self._handle(spec.name, spec.attempt)
@@ -160,10 +169,13 @@ class LocalBackend:
             pass
 
     def _cancel_foreign(self, handle: JobHandle) -> None:
-        pid = handle.details.get("pid")
-        if not pid or _process_start(pid) != handle.details.get("process_start"):
-            return  # gone, or the pid now belongs to another process
         work_dir = Path(handle.details.get("work_dir", self.work_root / handle.name))
+        recorded = dict(handle.details)
+        if not recorded.get("pid") and (work_dir / PID_FILE).exists():
+            recorded.update(json.loads((work_dir / PID_FILE).read_text()))
+        pid = recorded.get("pid")
+        if not pid or _process_start(pid) != recorded.get("process_start"):
+            return  # gone, or the pid now belongs to another process
         if (work_dir / "system_logs" / "lifecycler").exists():
             self._lifecycle(work_dir, _utcnow(), "Cancel requested; stopping the user process")
         try:

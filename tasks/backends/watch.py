@@ -28,6 +28,7 @@ class PollPolicy:
     queue_budget_seconds: float | None = None  # cancel if not running after this long
     run_budget_seconds: float | None = None  # cancel if still running after this long
     max_consecutive_errors: int = 20  # transient API errors tolerated in a row before giving up
+    deadline_seconds: float | None = None  # cancel when the watch has lasted this long (what is left of the flow's time)
 
     def intervals(self):
         """Yield successive poll intervals (without jitter)."""
@@ -47,6 +48,13 @@ class TransientBackendError(Exception):
         self.retry_after = retry_after
 
 
+def _cancel_quietly(backend: JobBackend, handle: JobHandle) -> None:
+    try:
+        backend.cancel(handle)
+    except Exception as exc:  # the service is what failed; settle() retries and reports
+        log.error("could not cancel job %s after giving up on it: %s", handle.name, exc)
+
+
 def watch_job(
     backend: JobBackend,
     handle: JobHandle,
@@ -61,7 +69,7 @@ def watch_job(
     """Poll `backend` until the job reaches a final state or a budget runs out, then collect its evidence.
 
     Transient errors (TransientBackendError) are tolerated and retried; after `max_consecutive_errors` in a row the
-    watch gives up and the outcome says why. When a budget is exceeded the job is cancelled.
+    watch gives up, cancels the job and the outcome says why. When a budget is exceeded the job is cancelled.
     `on_poll` sees every status read (progress, log lines); `schedule` turns the backoff's next interval into the one
     to wait (an ETA-aware policy, tasks/backends/eta_poll.py).
     """
@@ -87,6 +95,9 @@ def watch_job(
             if errors_in_row >= policy.max_consecutive_errors:
                 gave_up = f"gave up after {errors_in_row} transient errors in a row; last: {exc}"
                 status = status or JobStatus(handle=handle, state=JobState.UNKNOWN)
+                # Nobody watches the job any more: ask it to stop. The flow confirms the cancel before it resubmits
+                # (flows/attempts.py); a cancel that fails here leaves that confirmation to fail loudly.
+                _cancel_quietly(backend, handle)
                 break
             clock.sleep(max(exc.retry_after or 0.0, next(intervals)))
             continue
@@ -108,6 +119,8 @@ def watch_job(
         if running_since is not None and policy.run_budget_seconds is not None:
             if now - running_since > policy.run_budget_seconds:
                 gave_up = f"still running after {now - running_since:.0f} s (budget {policy.run_budget_seconds:.0f} s); cancelled"
+        if policy.deadline_seconds is not None and now - started > policy.deadline_seconds:
+            gave_up = f"the flow's time ran out after {now - started:.0f} s of watching; cancelled"
         if gave_up:
             backend.cancel(handle)
             break

@@ -32,6 +32,7 @@ class AccessReport:
     switch_reason: str | None = None
     job_input: str = ""  # what the job should read: the folder, the azureml:// URI, or a credential-less https URL
     use_identity: bool = False  # submit the job with `identity: managed`
+    identity_input: str = ""  # what a job with `identity: managed` must read: a path that carries no stored credential
     suggestions: list[str] = field(default_factory=list)  # nearest existing prefixes when the path is missing
     attempts: list[str] = field(default_factory=list)  # each credential tried and what came of it
     retries: int = 0  # transient failures retried
@@ -155,6 +156,7 @@ def _open_blob(location, token_credential, credential_factory, clock, retry, rng
             outcome.problems.append(_missing_prefix(store, location, report))
         break
     report.use_identity = report.auth == "identity"
+    report.identity_input = location.credential_less_url or location.uri
     if report.use_identity:
         # Stored datastore credentials win over the job's identity: the job must read a path that carries none.
         report.job_input = location.credential_less_url or location.uri

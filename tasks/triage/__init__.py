@@ -1,7 +1,7 @@
 """Automatic triage: classify a job's evidence against a declarative catalogue, write the investigation report,
 and decide the bounded remediation. Orchestrator-side only: no torch, no Azure SDK at import time."""
 from tasks.triage.catalogue import Catalogue, CatalogueError, default_catalogue, load_catalogue
-from tasks.triage.classify import classify_message, triage_evidence
+from tasks.triage.classify import classify_message, classify_record, triage_evidence
 from tasks.redact import redact
 from tasks.triage.remediation import AttemptRecord, RemediationStep, plan_remediation
 from tasks.triage.report import ReportPaths, render_report, write_report
@@ -9,6 +9,6 @@ from tasks.triage.verdict import EvidenceLine, TriageContext, Verdict, verdict_f
 
 __all__ = [
     "AttemptRecord", "Catalogue", "CatalogueError", "EvidenceLine", "RemediationStep", "ReportPaths", "TriageContext",
-    "Verdict", "classify_message", "default_catalogue", "load_catalogue", "plan_remediation", "redact", "render_report",
+    "Verdict", "classify_message", "classify_record", "default_catalogue", "load_catalogue", "plan_remediation", "redact", "render_report",
     "triage_evidence", "verdict_for_category", "write_report",
 ]

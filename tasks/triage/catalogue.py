@@ -28,6 +28,14 @@ Schema (the only place it is documented; catalogue.yaml follows it):
         summary: str                 # one line for people; `{match}` is the matched text, `{name}` a named group
         root_cause / recommendations / next_steps: optional overrides of the category's defaults
 
+    error_codes / http_status:       # layer 1 of classification: structured errors (tier `structured`)
+    exceptions / errnos / exit_codes / keywords:   # layer 3: generic signals (tier `generic`)
+                                     # tables, documented in signals.py; each entry is compiled into one Rule
+
+Classification is layered by priority: structured error codes (nested inner codes included, read from JSON at any
+depth by structured.py), then the specific signatures of `rules:`, then the generic signals; the catch-alls last.
+A verdict's confidence follows the tier and priority that decided and how close the runner-up came.
+
 Matching: every line of every layer (the run's structured error in job.json, the user process's logs, the system
 logs) is tested; a line that matches a `benign` pattern is skipped. Of all hits, the highest `priority` wins; a tie
 goes to the earlier layer (structured, then user_log, then system_log), then to the earlier line. Specific
@@ -100,6 +108,12 @@ class Rule:
     # Lower-case literals of which every match contains one (derived from the pattern at load); None: no literal of 3+
     # characters is required, so every line must be tried.
     keywords: frozenset[str] | None = None
+    # Which layer of classification the rule belongs to: `structured` (an error code or HTTP status), `signature`
+    # (a rule of `rules:`), `generic` (an exception type, errno, exit code or keyword in context). Confidence follows it.
+    tier: str = "signature"
+    # Groups of word gates, ("exact", word) or ("prefix", start of a word): a match needs one gate of every group
+    # among the text's words. Read from the tables at load (signals.gates); None: prefilter with `keywords`.
+    gates: tuple[tuple[tuple[str, str], ...], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +180,7 @@ def load_catalogue(path: Path | str | None = None) -> Catalogue:
     categories = _load_categories(data.get("categories"), source)
     benign = tuple(_load_benign(entry, i, source) for i, entry in enumerate(_as_list(data.get("benign"), "benign", source)))
     rules = tuple(_load_rule(entry, i, categories, source) for i, entry in enumerate(_as_list(data.get("rules"), "rules", source)))
+    rules += _load_signal_tables(data, categories, source)
     _check_unique([r.id for r in rules] + [b.id for b in benign], source)
     # One pass of one combined regex per line decides whether any rule can match at all: most log lines match
     # nothing, and testing 40 patterns on each of them would dominate the time to triage a large folder.
@@ -271,6 +286,38 @@ def _load_rule(entry: Any, index: int, categories: dict[str, CategoryInfo], sour
         recommendations=_str_tuple(recs, f"{where}: recommendations") if recs is not None else None,
         next_steps=_str_tuple(steps, f"{where}: next_steps") if steps is not None else None,
     )
+
+
+def _load_signal_tables(data: dict, categories: dict[str, CategoryInfo], source: Path) -> tuple[Rule, ...]:
+    """The structured and generic tables (signals.py documents them), compiled into rules."""
+    from tasks.triage.signals import SECTIONS, SignalError, compile_section
+
+    def make_rule(entry: dict, regex: re.Pattern[str], summary: str, keywords, tier: str, where: str, gates) -> Rule:
+        rid = _check_id(entry.get("id"), where)
+        where = f"{where} ({rid})"
+        category = entry.get("category")
+        if category not in categories or category == "none":
+            raise CatalogueError(f"{where}: `category` {category!r} is not a failure category of the taxonomy")
+        priority = entry.get("priority")
+        if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 100:
+            raise CatalogueError(f"{where}: `priority` must be an integer 0..100")
+        if regex.search(""):
+            raise CatalogueError(f"{where}: the pattern built from it matches the empty string")
+        return Rule(id=rid, category=category, priority=priority, regex=regex,
+                    summary=summary.replace("{category}", category),
+                    # A generic word in a system log (a capability's "timeout" while retrying) is no reason for the
+                    # user's job to have failed; system logs speak through codes and specific signatures only.
+                    layers=frozenset(LAYERS) if tier == "structured" else frozenset(("structured", "user_log")),
+                    when="failed",
+                    keywords=frozenset(keywords) if keywords else None, tier=tier, gates=gates)
+
+    rules: list[Rule] = []
+    for section in SECTIONS:
+        try:
+            rules += compile_section(section, data.get(section), f"catalogue {source}", make_rule)
+        except SignalError as exc:
+            raise CatalogueError(str(exc)) from None
+    return tuple(rules)
 
 
 def _compile(pattern: Any, ignore_case: bool, where: str) -> re.Pattern[str]:

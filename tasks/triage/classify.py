@@ -14,11 +14,13 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from tasks.triage.catalogue import LAYERS, Catalogue, Rule, default_catalogue
 from tasks.triage.output_checks import OutputFinding, OutputStats, check_outputs
 from tasks.redact import redact, redact_obj
+from tasks.triage.signals import ContextPattern
+from tasks.triage.structured import message_lines, normalise
 from tasks.triage.timeline import TimelineBuilder, find_timestamp
 from tasks.triage.verdict import (EvidenceLine, TriageContext, Verdict, fill_placeholders, fill_recommendations)
 
@@ -32,6 +34,7 @@ _BLOCK_CHARS = 1 << 20      # read logs a megabyte at a time
 _MAX_CARRY = 8 << 20        # a "line" longer than this is cut rather than held whole
 _FIRST_LINES = 50           # lines of a file searched for its first timestamp
 _NEWLINE = re.compile("\n")
+_WORDS = re.compile(r"\w+")
 _OTHER_SIGNAL_MIN_PRIORITY = 25
 _SUCCESS_STATES = {"completed"}
 _FAILED_STATES = {"failed", "canceled", "cancelled", "notresponding", "paused", "cancelrequested"}
@@ -70,6 +73,8 @@ class ScanResult:
     timeline: TimelineBuilder = field(default_factory=TimelineBuilder)
     tail: deque = field(default_factory=lambda: deque(maxlen=_TAIL_LINES))
     tail_file: str | None = None
+    # The last exception line of the user's logs (`SomethingError: ...`): where a crashed process stopped.
+    last_exception: Hit | None = None
     files: list[str] = field(default_factory=list)
     lines: int = 0
     bytes: int = 0
@@ -88,18 +93,47 @@ class Scanner:
         self.catalogue = catalogue
         self.block_chars = block_chars
         self.result = ScanResult()
-        self._rules, self._keyword_rules, self._unkeyed = _rule_tables(catalogue, failed, any_layer)
+        self._rules, self._keyword_rules, self._unkeyed, self._gated = _rule_tables(catalogue, failed, any_layer)
         self._file_index = 0
 
     def scan_lines(self, layer: str, rel: str, lines: Iterable[tuple[int | None, str]]) -> None:
         """Match a few lines one by one (the structured error, a single message)."""
         file_index = self._next_file(rel)
-        for number, text in lines:
-            self.result.lines += 1
-            line = text[:_MAX_LINE].rstrip("\r\n")
-            hopeful = self._hopeful(layer, line.lower())
-            if hopeful:
-                self._match(layer, rel, file_index, number, line, hopeful)
+        lines = [(number, text[:_MAX_LINE].rstrip("\r\n")) for number, text in lines]
+        self.result.lines += len(lines)
+        original = "\n".join(text for _, text in lines)
+        whole = original.lower()
+        # Which rules can match at all is asked once of the whole text: substring keywords for the signatures, the
+        # set of words for the tables' gates. Each line is then asked only about the rules still in play.
+        keyword_rules, substring, gate_table = self._gated[layer]
+        present = list(filter(whole.__contains__, substring))
+        gated = gate_table.rules_for(set(_WORDS.findall(whole)))
+        if not present and not gated and not self._unkeyed[layer]:
+            return
+        rules = self._rules[layer]
+        in_context = sorted(p for p in gated if isinstance(rules[p].regex, ContextPattern))
+        per_line = gated.difference(in_context)
+        for number, line in lines:
+            lowered = line.lower()
+            positions = set(self._unkeyed[layer])
+            for keyword in present:
+                if keyword in lowered:
+                    positions.update(keyword_rules[keyword])
+            if per_line:
+                positions.update(per_line if len(lines) == 1 else
+                                 per_line & gate_table.rules_for(set(_WORDS.findall(lowered))))
+            if positions:
+                self._match(layer, rel, file_index, number, line, [rules[p] for p in sorted(positions)])
+        if in_context:
+            # Words in context are read across the whole message: a wrapped line or a status code under the
+            # service's name still counts. The hit is cited at the line where the word is.
+            starts = [0] + [m.end() for m in _NEWLINE.finditer(original)]
+            for position in in_context:
+                match = rules[position].regex.search(original)
+                if match:
+                    index = bisect.bisect_right(starts, match.start()) - 1
+                    number, line = lines[index]
+                    self._match(layer, rel, file_index, number, line, [rules[position]], match)
 
     def _present_keywords(self, layer: str, lowered: str) -> list[str]:
         return list(filter(lowered.__contains__, self._keyword_rules[layer]))
@@ -185,21 +219,26 @@ class Scanner:
             text = body[start:newlines[index]][:_MAX_LINE].rstrip("\r")
             self._match(layer, rel, file_index, first_line + index, text, per_line[index])
 
-    def _match(self, layer: str, rel: str, file_index: int, number: int | None, line: str, rules: list[Rule]) -> None:
+    def _match(self, layer: str, rel: str, file_index: int, number: int | None, line: str, rules: list[Rule],
+               found: re.Match | None = None) -> None:
         result = self.result
         for rule in rules:
-            match = rule.regex.search(line)
+            match = found or rule.regex.search(line)
             if not match:
                 continue
             if self.catalogue.is_benign(line):
                 return
             seen = result.hit_counts.get(rule.id, 0)
             result.hit_counts[rule.id] = seen + 1
-            if seen < _HITS_PER_RULE:
+            fatal = layer == "user_log" and match.groupdict().get("exception")
+            if seen < _HITS_PER_RULE or fatal:
                 groups = {k: v for k, v in match.groupdict().items() if v}
                 groups["match"] = match.group(0)
-                result.hits.append(Hit(rule, layer, rel, number, line.strip(), groups,
-                                       (_LAYER_INDEX[layer], file_index, number or 0)))
+                hit = Hit(rule, layer, rel, number, line.strip(), groups, (_LAYER_INDEX[layer], file_index, number or 0))
+                if seen < _HITS_PER_RULE:
+                    result.hits.append(hit)
+                if fatal and (result.last_exception is None or hit.order >= result.last_exception.order):
+                    result.last_exception = hit
 
 
 _TABLES: dict[tuple[int, bool, bool], tuple[Catalogue, tuple]] = {}
@@ -226,10 +265,62 @@ def _rule_tables(catalogue: Catalogue, failed: bool, any_layer: bool) -> tuple:
                 index.setdefault(keyword, []).append(position)
         keyword_rules[layer] = index
         unkeyed[layer] = [p for p, r in enumerate(layer_rules) if r.keywords is None]
+    gated: dict[str, tuple] = {}
+    for layer, layer_rules in rules.items():
+        substring_rules: dict[str, list[int]] = {}
+        for position, rule in enumerate(layer_rules):
+            if rule.gates is None:
+                for keyword in rule.keywords or ():
+                    substring_rules.setdefault(keyword, []).append(position)
+        gated[layer] = (substring_rules, tuple(substring_rules), _GateTable(layer_rules))
     if len(_TABLES) > 32:  # tests build many catalogues; keep the cache small
         _TABLES.clear()
-    _TABLES[key] = (catalogue, (rules, keyword_rules, unkeyed))
-    return rules, keyword_rules, unkeyed
+    _TABLES[key] = (catalogue, (rules, keyword_rules, unkeyed, gated))
+    return rules, keyword_rules, unkeyed, gated
+
+
+class _GateTable:
+    """Which gated rules a set of words lets through (Rule.gates), with what each word satisfies remembered."""
+
+    _MEMO_LIMIT = 100_000
+
+    def __init__(self, rules: list[Rule]):
+        group_ids: dict[tuple, int] = {}
+        self.exact: dict[str, set[int]] = {}
+        self.prefix: dict[str, list[tuple[str, int]]] = {}
+        self.owners: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
+        for position, rule in enumerate(rules):
+            if rule.gates is None:
+                continue
+            ids = []
+            for group in rule.gates:
+                gid = group_ids.setdefault(group, len(group_ids))
+                ids.append(gid)
+                for kind, word in group:
+                    if kind == "exact":
+                        self.exact.setdefault(word, set()).add(gid)
+                    else:
+                        self.prefix.setdefault(word[:2], []).append((word, gid))
+            self.owners.setdefault(ids[0], []).append((position, tuple(ids[1:])))
+        self.memo: dict[str, frozenset[int]] = {}
+
+    def _groups_of(self, word: str) -> frozenset[int]:
+        found = self.memo.get(word)
+        if found is None:
+            groups = set(self.exact.get(word, ()))
+            groups.update(gid for start, gid in self.prefix.get(word[:2], ()) if word.startswith(start))
+            found = frozenset(groups)
+            if len(self.memo) > self._MEMO_LIMIT:
+                self.memo.clear()
+            self.memo[word] = found
+        return found
+
+    def rules_for(self, words: set[str]) -> set[int]:
+        satisfied: set[int] = set()
+        for word in words:
+            satisfied.update(self._groups_of(word))
+        return {position for gid in satisfied.intersection(self.owners) for position, rest in self.owners[gid]
+                if all(g in satisfied for g in rest)}
 
 
 @dataclass
@@ -320,18 +411,85 @@ def classify_message(text: str, *, catalogue: Catalogue | None = None) -> Verdic
         The Verdict; `other` when no rule matches.
     """
     catalogue = catalogue or default_catalogue()
-    scanner = Scanner(catalogue, failed=True, any_layer=True)
-    scanner.scan_lines("structured", "message", enumerate(str(text).splitlines() or [""], 1))
-    result = scanner.result
+    text = normalise(text)
+    result = scan_message(text, catalogue)
     if not result.hits:
         info = catalogue.category("other")
-        first = next((line.strip() for line in str(text).splitlines() if line.strip()), "")
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
         return Verdict(category="other", retryable=info.retryable, action=info.action,
                        summary=redact(f"No known signature: {first[:200]}") if first else "Empty message",
                        root_cause=info.root_cause, recommendations=fill_recommendations(info.recommendations, info.docs, {}),
-                       next_steps=list(info.next_steps), rule_id=None, evidence=[], timeline=[], error_details={})
+                       next_steps=list(info.next_steps), rule_id=None, evidence=[], timeline=[], error_details={},
+                       confidence="low", runner_up=None)
     best = min(result.hits, key=lambda h: h.key)
     return _verdict_from_hit(catalogue, best, result, None, None, None, [])
+
+
+def scan_message(text: str, catalogue: Catalogue | None = None) -> ScanResult:
+    """Every hit of the catalogue (every rule eligible, whatever its layer) on one normalised message."""
+    scanner = Scanner(catalogue or default_catalogue(), failed=True, any_layer=True)
+    scanner.scan_lines("structured", "message", enumerate(message_lines(text), 1))
+    return scanner.result
+
+
+def classify_record(record: Any, *, catalogue: Catalogue | None = None) -> dict:
+    """One `--classify-jsonl` output row for one input record: the verdict's essentials, never an exception.
+
+    Args:
+        record: a decoded JSON line, expected to be an object with `id` and `message` (the message may be any JSON
+            value: a string, an error object, null).
+        catalogue: default: the shipped catalogue.
+
+    Returns:
+        {"id", "category", "retryable", "action", "rule_id", "confidence", "runner_up", "summary"}; for a record
+        that is not an object with `id` and `message`, {"id": <id or None>, "error": "<what was wrong>"}.
+    """
+    if not isinstance(record, dict) or "id" not in record or "message" not in record:
+        rid = record.get("id") if isinstance(record, dict) else None
+        return {"id": rid, "error": "expected an object with `id` and `message`"}
+    catalogue = catalogue or default_catalogue()
+    try:
+        text = normalise(record["message"])
+        hits = scan_message(text, catalogue).hits
+    except (RecursionError, MemoryError) as exc:  # a pathological message is a per-line error, not a crash
+        return {"id": record["id"], "error": f"message could not be read ({type(exc).__name__})"}
+    if not hits:
+        info = catalogue.category("other")
+        return {"id": record["id"], "category": "other", "retryable": info.retryable, "action": info.action,
+                "rule_id": None, "confidence": "low", "runner_up": None,
+                "summary": "No known signature" if text.strip() else "Empty message"}
+    best = min(hits, key=lambda h: h.key)
+    info = catalogue.category(best.rule.category)
+    confidence, runner_up = judge_confidence(best, hits)
+    return {"id": record["id"], "category": info.name, "retryable": info.retryable, "action": info.action,
+            "rule_id": best.rule.id, "confidence": confidence, "runner_up": runner_up,
+            "summary": redact(fill_placeholders(best.rule.summary, {**best.groups, "match": best.groups["match"][:200]}))}
+
+
+# Confidence follows the layer that decided and how close the best other category came.
+_CLOSE = 6                   # a runner-up within this many priority points makes the verdict less sure
+_HIGH_PRIORITY = 60          # a signature or code at least this specific is `high` on its own
+_CATCH_ALL_PRIORITY = 11     # below this only a bare traceback or a non-zero exit matched
+
+
+def judge_confidence(best: Hit, hits: list[Hit]) -> tuple[str, str | None]:
+    """(confidence, runner-up category) for the deciding hit among all hits."""
+    others: dict[str, Hit] = {}
+    for hit in hits:
+        category = hit.rule.category
+        if category != best.rule.category and (category not in others or hit.key < others[category].key):
+            others[category] = hit
+    runner = min(others.values(), key=lambda h: h.key) if others else None
+    priority = best.rule.priority
+    if priority < _CATCH_ALL_PRIORITY:
+        level = 0
+    elif best.rule.tier != "generic" and priority >= _HIGH_PRIORITY:
+        level = 2
+    else:
+        level = 1
+    if runner is not None and priority - runner.rule.priority < _CLOSE:
+        level = max(0, level - 1)
+    return ("low", "medium", "high")[level], (runner.rule.category if runner else None)
 
 
 # --- reading -------------------------------------------------------------------------------------------------------
@@ -361,7 +519,13 @@ def _structured_lines(job: dict | None) -> Iterator[tuple[None, str]]:
         for key in ("code", "message", "target", "category"):
             value = error.get(key)
             if value:
-                for line in str(value).splitlines():
+                for line in message_lines(normalise(value)):
+                    if line.strip():
+                        yield None, line
+        for key, value in error.items():
+            if key not in ("code", "message", "target", "category") and isinstance(value, (dict, list)):
+                # innerError / details: the nested codes say more than the outer UserError
+                for line in message_lines(normalise(value)):
                     if line.strip():
                         yield None, line
     elif error:
@@ -412,7 +576,13 @@ def _verdict_from_hit(catalogue: Catalogue, best: Hit, result: ScanResult, job: 
                       stats: OutputStats | None, warnings: list[str]) -> Verdict:
     info = catalogue.category(best.rule.category)
     same = sorted((h for h in result.hits if h.rule.category == best.rule.category), key=lambda h: h.key)
-    evidence = _evidence([best] + [h for h in same if h is not best])
+    cited = [best] + [h for h in same if h is not best]
+    fatal = result.last_exception
+    if fatal is not None and (fatal.file, fatal.line) != (best.file, best.line):
+        # A crashed process: the exception it ended in is cited next to the line that explains it.
+        cited = [cited[0], fatal] + [h for h in cited[1:] if (h.file, h.line) != (fatal.file, fatal.line)]
+    evidence = _evidence(cited)
+    confidence, runner_up = judge_confidence(best, result.hits)
     # Only the deciding category's lines fill placeholders: a log-upload URL of another signal names another container.
     values = _placeholder_values(job, same)
     values.update({k: v for k, v in best.groups.items() if k != "match"})
@@ -429,6 +599,7 @@ def _verdict_from_hit(catalogue: Catalogue, best: Hit, result: ScanResult, job: 
         next_steps=[fill_placeholders(s, values) for s in (best.rule.next_steps or info.next_steps)],
         rule_id=best.rule.id, evidence=evidence,
         timeline=result.timeline.build(job, failure, state), error_details=redact_obj(details),
+        confidence=confidence, runner_up=runner_up,
     )
 
 
@@ -449,6 +620,7 @@ def _verdict_from_finding(catalogue: Catalogue, finding: OutputFinding, findings
         next_steps=[fill_placeholders(s, values) for s in info.next_steps], rule_id=f"output.{finding.check}",
         evidence=[EvidenceLine(e.file, e.line, redact(e.text)) for e in evidence][:_MAX_EVIDENCE],
         timeline=result.timeline.build(job, None, state), error_details=redact_obj(details),
+        confidence="high", runner_up=_runner_up(result.hits, finding.category),
     )
 
 
@@ -484,7 +656,13 @@ def _unknown_failure_verdict(catalogue: Catalogue, result: ScanResult, job: dict
         next_steps=list(info.next_steps), rule_id=None, evidence=evidence,
         timeline=result.timeline.build(job, None, state),
         error_details=redact_obj(_error_details(job, state, result, warnings, None)),
+        confidence="low", runner_up=None,
     )
+
+
+def _runner_up(hits: list[Hit], category: str) -> str | None:
+    others = [h for h in hits if h.rule.category != category]
+    return min(others, key=lambda h: h.key).rule.category if others else None
 
 
 def _evidence(hits: list[Hit]) -> list[EvidenceLine]:
@@ -544,10 +722,15 @@ def _placeholder_values(job: dict | None, hits: list[Hit]) -> dict[str, str]:
                 values["workspace" if key == "workspace_name" else key] = str(props[key])
         if "model" in values and "model_id" not in values:
             values["model_id"] = values["model"]
-        for text in _strings(job):
-            _uri_values(text, values)
+    # The lines that decided name the path that failed; then the job's inputs. Never its outputs: a data-not-found
+    # command filled with the output folder sends the reader to look in the wrong place.
     for hit in hits:
         _uri_values(hit.text, values)
+    if job:
+        inputs = [text for key, text in _keyed_strings(job) if "output" not in key and "input" in key]
+        rest = [text for key, text in _keyed_strings(job) if "output" not in key and "input" not in key]
+        for text in inputs + rest:
+            _uri_values(text, values)
     return {k: v for k, v in values.items() if v}
 
 
@@ -561,15 +744,16 @@ def _uri_values(text: str, values: dict[str, str]) -> None:
                     values.setdefault(key, value.rstrip(".,;"))
 
 
-def _strings(value) -> Iterator[str]:
+def _keyed_strings(value, path: str = "") -> Iterator[tuple[str, str]]:
+    """(lower-cased key path, string) for every string in a JSON value."""
     if isinstance(value, str):
-        yield value
+        yield path, value
     elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
+        for k, v in value.items():
+            yield from _keyed_strings(v, f"{path}.{str(k).lower()}")
     elif isinstance(value, list):
         for v in value:
-            yield from _strings(v)
+            yield from _keyed_strings(v, path)
 
 
 def _failure_event(best: Hit, summary: str, result: ScanResult) -> tuple[str, str] | None:

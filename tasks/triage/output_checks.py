@@ -1,9 +1,10 @@
 """Output checks: a job that "Completed" with broken outputs is a failure.
 
-Reads outputs/predictions.jsonl (streamed, one line per video; a resumed job may repeat a video, the last line wins)
-and outputs/summary.json. Finds: missing or empty predictions, fewer predictions than inputs, every video failed,
-a degenerate verdict distribution on a labelled set that has both classes, and a model loaded with newly
-initialised weights.
+Reads outputs/predictions.jsonl, or every shard's predictions.shard-NN-of-MM.jsonl (streamed, one line per video; a
+resumed job may repeat a video, the last line wins) and outputs/summary.json. Finds: outputs that could not be fetched
+(and why), missing or empty predictions, fewer predictions than inputs, every video failed, more failed videos than
+the failure budget (`max_failed_fraction`), a degenerate verdict distribution on a labelled set that has both classes,
+and a model loaded with newly initialised weights.
 """
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from tasks.triage.verdict import EvidenceLine, TriageContext
 
 PREDICTIONS = "outputs/predictions.jsonl"
 SUMMARY = "outputs/summary.json"
+COLLECTION = "collection.json"  # what evidence collection fetched and missed (tasks/backends/azureml_evidence.py)
+PERMISSION_WORDS = ("AuthorizationPermissionMismatch", "AuthorizationFailure", "AuthenticationFailed",
+                    "KeyBasedAuthenticationNotPermitted", "403", "not authorized", "permission")
 POSITIVE_VERDICTS = ("yes", "potential")
 # Priorities on the catalogue's scale: a model loaded with random weights explains degenerate outputs, so it wins.
 MODEL_LOAD_PRIORITY = 79
@@ -64,9 +68,12 @@ def check_outputs(evidence_dir: Path, context: TriageContext | None = None) -> t
     summary, summary_findings = _read_summary(evidence_dir / SUMMARY)
     stats.summary = summary
     findings = list(summary_findings)
-    per_video, first_lines = _read_predictions(evidence_dir / PREDICTIONS, stats)
+    per_video, first_lines = _read_predictions(_prediction_files(evidence_dir), stats)
 
     findings += _model_load_findings(summary)
+    if not stats.predictions_file and (unfetched := _unfetched_outputs(evidence_dir)):
+        findings.append(unfetched)
+        return _sorted(findings), stats
     if not stats.predictions_file:
         findings.append(OutputFinding("predictions_missing", "output_invalid", OUTPUT_INVALID_PRIORITY,
                                       f"The job completed but wrote no {PREDICTIONS}",
@@ -94,6 +101,10 @@ def check_outputs(evidence_dir: Path, context: TriageContext | None = None) -> t
                                       examples))
         return _sorted(findings), stats
 
+    budget = _failure_budget_finding(per_video, first_lines, context.max_failed_fraction)
+    if budget:
+        findings.append(budget)
+
     both_classes = context.labels_have_both_classes
     if both_classes is None and (stats.labelled_positive or stats.labelled_negative):
         both_classes = stats.labelled_positive > 0 and stats.labelled_negative > 0
@@ -110,13 +121,61 @@ def check_outputs(evidence_dir: Path, context: TriageContext | None = None) -> t
     return _sorted(findings), stats
 
 
-def _read_predictions(path: Path, stats: OutputStats) -> tuple[dict[str, dict], dict[str, int]]:
+def _prediction_files(evidence_dir: Path) -> list[Path]:
+    """predictions.jsonl, or one file per shard (`predictions.shard-00-of-04.jsonl`) when the job ran on several nodes."""
+    outputs = evidence_dir / "outputs"
+    single = outputs / "predictions.jsonl"
+    shards = sorted(outputs.glob("predictions.shard-*-of-*.jsonl")) if outputs.is_dir() else []
+    return ([single] if single.is_file() else []) + shards
+
+
+def _unfetched_outputs(evidence_dir: Path) -> OutputFinding | None:
+    """Outputs that could not be fetched are not outputs that were not written: say what happened, and why."""
+    try:
+        record = json.loads((evidence_dir / COLLECTION).read_text())
+    except (OSError, ValueError):
+        return None
+    misses = [m for m in record.get("missing") or [] if str(m.get("what", "")).startswith("outputs")]
+    why = next((str(m.get("why", "")) for m in misses if "holds no files" not in str(m.get("why", ""))), None)
+    if not why:
+        return None
+    denied = any(word in why for word in PERMISSION_WORDS)
+    category = "storage_permission_denied" if denied else "service_error"
+    reason = "the orchestrator's identity may not read the output datastore" if denied else "the storage could not be reached"
+    return OutputFinding("outputs_not_fetched", category, OUTPUT_INVALID_PRIORITY,
+                         f"The job's outputs could not be fetched ({reason}), so whether it wrote predictions is unknown: "
+                         f"{redact(why)[:300]}",
+                         [EvidenceLine(COLLECTION, None, redact(why)[:500])])
+
+
+def _failure_budget_finding(per_video: dict[str, dict], first_lines: dict[str, int], budget: float) -> OutputFinding | None:
+    """More failed videos than the budget allows: a run that mostly failed is not a success."""
+    failed = [video for video, record in per_video.items() if record.get("error")]
+    if not failed or len(failed) == len(per_video) or len(failed) / len(per_video) <= budget:
+        return None  # every video failing is all_videos_failed's finding
+    errors = Counter(str(per_video[v]["error"]).splitlines()[0][:200] for v in failed)
+    common, count = errors.most_common(1)[0]
+    names = ", ".join(sorted(failed)[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
+    return OutputFinding(
+        "failure_budget", "output_invalid", OUTPUT_INVALID_PRIORITY,
+        f"{len(failed)} of {len(per_video)} videos failed, over the failure budget of {budget:.0%} "
+        f"(most common error, {count} videos: {redact(common)})",
+        [EvidenceLine(PREDICTIONS, None, redact(f"failed videos: {names}")),
+         EvidenceLine(PREDICTIONS, first_lines.get(sorted(failed)[0]), redact(f"most common error ({count}x): {common}"))])
+
+
+def _read_predictions(paths: list[Path], stats: OutputStats) -> tuple[dict[str, dict], dict[str, int]]:
     """Stream the predictions; the last line per video wins (a resumed job may append a video again)."""
     per_video: dict[str, dict] = {}
     first_lines: dict[str, int] = {}
-    if not path.is_file():
-        return per_video, first_lines
-    stats.predictions_file = True
+    for path in paths:
+        stats.predictions_file = True
+        _read_prediction_file(path, per_video, first_lines, stats)
+    _count(per_video, stats)
+    return per_video, first_lines
+
+
+def _read_prediction_file(path: Path, per_video: dict[str, dict], first_lines: dict[str, int], stats: OutputStats) -> None:
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         for number, raw in enumerate(handle, start=1):
             raw = raw.strip()
@@ -133,6 +192,9 @@ def _read_predictions(path: Path, stats: OutputStats) -> tuple[dict[str, dict], 
             video = str(record["video"])
             per_video[video] = {k: record.get(k) for k in ("verdict", "error", "label", "label_positive", "positive")}
             first_lines.setdefault(video, number)
+
+
+def _count(per_video: dict[str, dict], stats: OutputStats) -> None:
     stats.predictions = len(per_video)
     verdicts: Counter[str] = Counter()
     for rec in per_video.values():
@@ -145,7 +207,6 @@ def _read_predictions(path: Path, stats: OutputStats) -> tuple[dict[str, dict], 
         elif labelled is False:
             stats.labelled_negative += 1
     stats.verdicts = dict(verdicts)
-    return per_video, first_lines
 
 
 def _read_summary(path: Path) -> tuple[dict, list[OutputFinding]]:

@@ -33,6 +33,7 @@ class TriageContext:
     expected_videos: int | None = None
     labels_have_both_classes: bool | None = None
     job_state: str | None = None  # None: read it from job.json
+    max_failed_fraction: float = 0.05  # failure budget: above this share of failed videos the run is output_invalid
 
 
 @dataclass
@@ -50,6 +51,12 @@ class Verdict:
     evidence: list[EvidenceLine]
     timeline: list[tuple[str, str]]
     error_details: dict
+    # How sure triage is: `high` (a structured error code or a specific signature, nothing close disagreeing),
+    # `medium` (a generic signal: an exception type, errno, exit code or keyword in context; or a close runner-up),
+    # `low` (only a catch-all matched, or `other`: nothing matched).
+    confidence: str = "high"
+    # The best category other than `category` that also matched, if any: what a reader should rule out next.
+    runner_up: str | None = None
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (evidence as objects, timeline as [timestamp, event] pairs), secrets redacted."""

@@ -36,6 +36,7 @@ class BlobStore:
         self._blobs: dict[tuple[str, str, str], Blob] = {}
         self._lock = threading.Lock()
         self.key_auth_disabled: set[str] = set()
+        self.identity_denied: set[str] = set()  # accounts where a token is valid but its identity holds no data role
         self.requests: list[tuple[str, str]] = []
 
     # -- helpers the fake's lifecycles and tests use directly
@@ -62,6 +63,9 @@ class BlobStore:
             return _error(401, "NoAuthenticationInformation", "Server failed to authenticate the request.")
         if auth.startswith("SharedKey") and account in self.key_auth_disabled:
             return _error(403, "KeyBasedAuthenticationNotPermitted", "Key based authentication is not permitted on this storage account.")
+        if auth.startswith("Bearer") and account in self.identity_denied:
+            # An identity without a data role (Storage Blob Data Reader) on the account: what Azure Storage answers.
+            return _error(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission.")
         container, _, name = path.lstrip("/").partition("/")
         if params.get("restype") == "container":
             if params.get("comp") == "list":

@@ -33,6 +33,8 @@ class Lifecycle:
     logs: str | None = None
     predictions_total: int = 0  # predictions.jsonl lines present when the job ends (earlier attempts' included)
     write_summary: bool = False
+    failing: int = 0  # how many of the videos this job predicts are written with an error (a corrupt file, say)
+    extra_logs: tuple[tuple[str, str], ...] = ()  # (run-history name, text) appended to the job's log files
     videos: tuple[str, ...] = field(default_factory=lambda: tuple(f"images_{i // 10 + 1}_{i % 10 + 1:03d}.avi" for i in range(10)))
 
     def state_at(self, elapsed: float) -> str:
@@ -54,10 +56,13 @@ class Lifecycle:
 
     def log_files(self) -> dict[str, bytes]:
         """The job's log files by their run-history name (user_logs/..., system_logs/...)."""
-        if not self.logs:
-            return {}
-        root = LOGS_ROOT / self.logs
-        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+        files: dict[str, bytes] = {}
+        if self.logs:
+            root = LOGS_ROOT / self.logs
+            files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+        for name, text in self.extra_logs:
+            files[name] = files.get(name, b"") + text.encode()
+        return files
 
     def outputs(self, existing_predictions: bytes | None) -> dict[str, bytes]:
         """Files the job leaves in its output folder, resuming after `existing_predictions` (predictions.jsonl)."""
@@ -69,6 +74,13 @@ class Lifecycle:
             if video not in done:
                 # The real job's line format (inference/outputs.py), which triage's output checks read.
                 verdict = "yes" if sum(map(ord, video)) % 2 else "no"
+                if self.videos.index(video) < self.failing:
+                    lines.append(json.dumps({
+                        "video": video, "verdict": None, "positive": None, "raw_text": None,
+                        "error": "decord: cannot decode video stream (Invalid data found when processing input)",
+                        "model": "llava-hf/LLaVA-NeXT-Video-7B-hf", "model_family": "llava-next-video",
+                    }))
+                    continue
                 lines.append(json.dumps({
                     "video": video, "verdict": verdict, "positive": verdict == "yes", "error": None,
                     "raw_text": json.dumps({"ghost_probing": verdict, "start_second": 1.0 if verdict == "yes" else None}),
@@ -160,4 +172,44 @@ def long_running(seconds: float) -> Lifecycle:
         logs="completed",
         predictions_total=10,
         write_summary=True,
+    )
+
+
+def cuda_oom() -> Lifecycle:
+    """The model and a batch of frames do not fit in the A100's memory: the job exits 5 (inference's EXIT_OOM)."""
+    return Lifecycle(
+        name="cuda_oom",
+        phases=(Phase("Queued", 30), Phase("Running", 300), Phase("Failed")),
+        error={"code": "UserError", "message": "Execution failed. User process 'python' exited with status code 5. "
+               "Please check log file 'user_logs/std_log.txt' for error details. Error: torch.OutOfMemoryError: "
+               "CUDA out of memory. Tried to allocate 2.50 GiB. GPU 0 has a total capacity of 79.15 GiB",
+               "target": None, "details": [], "innerError": None, "messageParameters": {}},
+        logs="completed",
+        extra_logs=(("user_logs/std_log.txt", "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.50 GiB. "
+                     "GPU 0 has a total capacity of 79.15 GiB of which 1.02 GiB is free.\n"
+                     "CUDA out of memory at batch size 4; rerun with a smaller --batch-size (videos already done are kept)\n"),),
+    )
+
+
+def key_refused() -> Lifecycle:
+    """The job mounts its input with the datastore's stored key; the account refuses key-based auth."""
+    return Lifecycle(
+        name="key_refused",
+        phases=(Phase("Queued", 30), Phase("Preparing", 20), Phase("Running", 5), Phase("Failed")),
+        error={"code": "ScriptExecution.StreamAccess.Authentication", "message": "Failed to mount URI: "
+               "KeyBasedAuthenticationNotPermitted: Key based authentication is not permitted on this storage account.",
+               "target": "UriMountSession:INPUT_video_data", "details": [], "innerError": None, "messageParameters": {}},
+    )
+
+
+def refused_foreign_predictions(folder: str, count: int, theirs: str, ours: str) -> Lifecycle:
+    """The real job's refusal (inference/llava_ghost_probing_batch.py) to resume predictions made another way."""
+    message = (f"{folder}/predictions.jsonl holds {count} predictions made another way: model {theirs!r} (this run: "
+               f"{ours!r}). Refusing to mix them: use a fresh --output-folder, or move the old predictions aside to redo them")
+    return Lifecycle(
+        name="refused_foreign_predictions",
+        phases=(Phase("Queued", 0.3), Phase("Running", 0.3), Phase("Failed")),
+        error={"code": "UserError", "message": f"Execution failed. User process 'python' exited with status code 2. "
+               f"Error: JobError: {message}", "target": None, "details": [], "innerError": None, "messageParameters": {}},
+        extra_logs=(("user_logs/std_log.txt", f"ERROR ghost-probing job: {message}\n"),),
     )

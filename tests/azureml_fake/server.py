@@ -30,6 +30,9 @@ EPOCH = datetime(2025, 7, 21, 6, 45, tzinfo=timezone.utc)
 PROVIDER = "Microsoft.MachineLearningServices"
 ARTIFACT_CONTAINER = "azureml"
 FINAL = {"Completed", "Failed", "Canceled", "NotResponding", "Paused"}
+# Final for the service, but a NotResponding or Paused job still holds its node: Azure ML accepts a cancel for it,
+# which takes it through CancelRequested to Canceled. Only these three are over for good.
+DONE = {"Completed", "Failed", "Canceled"}
 FAKE_ACCOUNT_KEY = "ZmFrZS1rZXktZm9yLWEtbG9jYWwtdGVzdC1vbmx5LW5vdC1hLXNlY3JldA=="  # base64 of a phrase, not a real key
 
 
@@ -42,6 +45,10 @@ class Fault:
     status: int = 429
     retry_after: float | None = None
     reset: bool = False
+    method: str | None = None  # None: any method
+    after: int = 0  # let this many matching requests through first
+    code: str | None = None  # the error code in the body (default: TooManyRequests / ServiceUnavailable)
+    message: str | None = None
 
 
 @dataclass
@@ -94,6 +101,8 @@ class FakeAzureML:
             "workspaceblobstore": {"container": self.blob_container, "default": True},
             "workspaceartifactstore": {"container": ARTIFACT_CONTAINER, "default": False},
         }
+        self.log_signature = "fake-log-signature"  # the SAS signature on run history's log URLs
+        self.account_key = FAKE_ACCOUNT_KEY  # what listSecrets hands out (tests plant canaries here)
         self.usages = {"Standard NCADSA100v4 Family Cluster Dedicated vCPUs": (0, 96), "Low-priority cores": (0, 100)}
         self.expired_tokens: set[str] = set()
         self.all_tokens_expired = False
@@ -150,9 +159,11 @@ class FakeAzureML:
         with self._lock:
             self._lifecycles.extend(lifecycles)
 
-    def add_fault(self, pattern: str, count: int, status: int = 429, retry_after: float | None = None, reset: bool = False) -> None:
+    def add_fault(self, pattern: str, count: int, status: int = 429, retry_after: float | None = None, reset: bool = False,
+                  method: str | None = None, after: int = 0, code: str | None = None, message: str | None = None) -> None:
+        """Answer `count` requests matching `pattern` (and `method`) with `status`, after letting `after` through."""
         with self._lock:
-            self.faults.append(Fault(pattern, count, status, retry_after, reset))
+            self.faults.append(Fault(pattern, count, status, retry_after, reset, method, after, code, message))
 
     def count(self, method: str, pattern: str) -> int:
         """How many requests with `method` had a path matching `pattern`."""
@@ -179,7 +190,7 @@ class FakeAzureML:
     def job_state(self, job: FakeJob) -> str:
         now = self.clock.now()
         state = job.lifecycle.state_at(now - job.created)
-        if job.cancelled_at is not None and state not in FINAL:
+        if job.cancelled_at is not None and state not in DONE:
             state = "CancelRequested" if now - job.cancelled_at < 2 else "Canceled"
         self._apply_effects(job, state)
         return state
@@ -211,13 +222,14 @@ class FakeAzureML:
         blob_host = re.match(r"^([a-z0-9]+)\.blob\.core\.windows\.net(:\d+)?$", host.lower())
         if blob_host:
             return self.blobs.handle(method, blob_host.group(1), path, split.query, headers, body)
-        fault = self._take_fault(path)
+        fault = self._take_fault(method, path)
         if fault:
             if fault.reset:
                 return None
             extra = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
-            code = "TooManyRequests" if fault.status == 429 else "ServiceUnavailable"
-            return _json(fault.status, {"error": {"code": code, "message": f"Injected {fault.status} for {path}"}}, extra)
+            code = fault.code or {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(fault.status, "UserError")
+            message = fault.message or f"Injected {fault.status} for {path}"
+            return _json(fault.status, {"error": {"code": code, "message": message}}, extra)
         if path == "/discovery":
             base = self.base_url
             return _json(200, {"api": base, "catalog": base, "experimentation": base, "history": base,
@@ -234,10 +246,13 @@ class FakeAzureML:
         except KeyError as exc:
             return _json(404, {"error": {"code": "UserError", "message": f"Not found: {exc}"}})
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.remaining > 0 and re.search(fault.pattern, path):
+                if fault.remaining > 0 and re.search(fault.pattern, path) and fault.method in (None, method):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.remaining -= 1
                     return fault
         return None
@@ -346,7 +361,7 @@ class FakeAzureML:
 
     def _list_secrets(self, name: str) -> tuple[int, dict[str, str], bytes]:
         self.datastores[name]
-        return _json(200, {"secretsType": "AccountKey", "key": FAKE_ACCOUNT_KEY})
+        return _json(200, {"secretsType": "AccountKey", "key": self.account_key})
 
     def _get_environment(self, name: str, version: str) -> tuple[int, dict[str, str], bytes]:
         env = self.environments.get((name, version))
@@ -425,16 +440,34 @@ class FakeAzureML:
             if compute_name not in self.computes:
                 return _json(400, {"error": {"code": "UserError", "message": f"Compute {compute_name} not found in workspace {self.workspace}."}})
             lifecycle = self._lifecycles.pop(0) if self._lifecycles else self.default_lifecycle()
+            lifecycle = self._refusal_of_foreign_predictions(payload) or lifecycle
             job = FakeJob(name=name, body=payload, created=self.clock.now(), lifecycle=lifecycle)
             self.jobs[name] = job
         return _json(201, self._job_json(job))
+
+    def _refusal_of_foreign_predictions(self, payload: Any) -> Lifecycle | None:
+        """The real job refuses an output folder holding another model's predictions (resume key); so does the fake."""
+        from tests.azureml_fake.lifecycles import refused_foreign_predictions
+
+        props = payload.get("properties", {})
+        uri = props.get("outputs", {}).get("results", {}).get("uri")
+        model = str((props.get("inputs", {}).get("model") or {}).get("value", ""))
+        if not uri or not model:
+            return None
+        container, prefix = self.output_blob_prefix(uri)
+        existing = self.blobs.get(self.storage_account, container, prefix + "predictions.jsonl") or b""
+        theirs = [json.loads(line) for line in existing.decode().splitlines() if line.strip()]
+        foreign = [r for r in theirs if r.get("model") and r.get("model") != model]
+        if not foreign:
+            return None
+        return refused_foreign_predictions(uri.rstrip("/"), len(foreign), foreign[0]["model"], model)
 
     def _cancel_job(self, name: str) -> tuple[int, dict[str, str], bytes]:
         job = self.jobs.get(name)
         if job is None:
             return _json(404, {"error": {"code": "UserError", "message": f"Could not find job with name {name}"}})
         with self._lock:
-            if job.cancelled_at is None and self.job_state(job) not in FINAL:
+            if job.cancelled_at is None and self.job_state(job) not in DONE:
                 job.cancelled_at = self.clock.now()
         return 202, {"Content-Length": "0"}, b""
 
@@ -456,7 +489,7 @@ class FakeAzureML:
         for blob in self.blobs.names(self.storage_account, ARTIFACT_CONTAINER, prefix):
             log_files[blob[len(prefix):]] = (
                 f"https://{self.storage_account}.blob.core.windows.net/{ARTIFACT_CONTAINER}/{blob}"
-                f"?sv=2019-07-07&sr=b&sig=fake-log-signature&skoid=x&se={expiry}&sp=r"
+                f"?sv=2019-07-07&sr=b&sig={self.log_signature}&skoid=x&se={expiry}&sp=r"
             )
         compute_id = job.body["properties"].get("computeId") or ""
         return _json(200, {

@@ -1,0 +1,62 @@
+"""The corpus of real failure messages: its shape, its fixed split, and the floor the catalogue keeps on its test half.
+
+Rules are written against the `dev` half only; the `test` half says how triage does on failures it was not written
+from. bench/bench_triage.py prints the same numbers with the confusion matrix (`make bench`).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tasks.triage.catalogue import CATEGORIES, default_catalogue
+from tasks.triage.evaluate import format_confusion, format_table, load_corpus, score
+
+CORPUS = Path(__file__).parent / "data" / "triage" / "corpus.jsonl"
+RECORDS = load_corpus(CORPUS)
+FAILURES = [c for c in CATEGORIES if c != "none"]
+# Floors: what the catalogue holds today (raise them as it improves; never lower them to let a change in).
+TEST_FLOOR = 0.75
+DEV_FLOOR = 0.90
+HIGH_CONFIDENCE_FLOOR = 0.90
+
+
+def test_corpus_shape():
+    assert len(RECORDS) >= 250
+    assert len({r["id"] for r in RECORDS}) == len(RECORDS), "ids are unique"
+    assert len({" ".join(r["message"].split()) for r in RECORDS}) == len(RECORDS), "messages are deduplicated"
+    for record in RECORDS:
+        assert set(record) >= {"id", "message", "category", "source", "split"}
+        assert record["category"] in FAILURES, record["id"]
+        assert record["source"].startswith(("https://", "http://")), record["id"]
+        assert record["split"] in ("dev", "test"), record["id"]
+        assert record["message"].strip(), record["id"]
+
+
+def test_every_category_is_in_both_halves():
+    counts = Counter((r["category"], r["split"]) for r in RECORDS)
+    for category in FAILURES:
+        total = counts[(category, "dev")] + counts[(category, "test")]
+        assert total >= 8, f"{category}: {total} messages; the corpus needs at least 8 per category"
+        assert counts[(category, "dev")] and counts[(category, "test")], category
+        # stratified: each half holds about half of each category
+        assert abs(counts[(category, "dev")] - counts[(category, "test")]) <= max(2, total // 4), category
+
+
+def test_accuracy_on_the_test_half_keeps_its_floor():
+    catalogue = default_catalogue()
+    dev = score("dev", [r for r in RECORDS if r["split"] == "dev"], catalogue)
+    test = score("test", [r for r in RECORDS if r["split"] == "test"], catalogue)
+    report = format_table([dev, test]) + "\n" + format_confusion(test)
+    assert test.accuracy >= TEST_FLOOR, report
+    assert dev.accuracy >= DEV_FLOOR, report
+    right, wrong = test.confidence[("high", True)], test.confidence[("high", False)]
+    assert right / max(1, right + wrong) >= HIGH_CONFIDENCE_FLOOR, "a `high` verdict must be right almost always"
+
+
+@pytest.mark.parametrize("section", ["error_codes", "exceptions", "keywords"])
+def test_tables_are_rules_with_keywords(section):
+    prefix = {"error_codes": "code.", "exceptions": "exc.", "keywords": "kw."}[section]
+    rules = [r for r in default_catalogue().rules if r.id.startswith(prefix) and r.tier != "signature"]
+    assert rules and all(r.keywords and r.tier in ("structured", "generic") for r in rules)
