@@ -66,3 +66,21 @@ def test_job_log_lines_are_forwarded_once_each(tmp_path, caplog):
     assert messages == ["job | model loaded in 1.2s", "job | [1/2] a.avi 0.5s no", "job | partial line",
                         "job | ERROR: no videos"]
     assert caplog.records[-1].levelno == logging.ERROR
+
+
+def test_progress_is_read_from_an_output_datastore_once_it_exists(tmp_path):
+    """An Azure ML job's output folder is a datastore path: opened when it exists, then read at each poll."""
+    from tasks.backends.progress import datastore_predictions
+    from tasks.datastore.local import LocalFolder
+
+    opened = []
+
+    def open_store():
+        opened.append(1)
+        return LocalFolder(tmp_path) if (tmp_path / "predictions.jsonl").exists() or len(opened) > 1 else None
+
+    read = datastore_predictions(open_store)
+    assert read() is None, "nothing written yet: no store"
+    assert read() is None, "the store, but no predictions yet"
+    (tmp_path / "predictions.jsonl").write_text(line("a") + "\n")
+    assert read().count("\n") == 1 and len(opened) == 2, "the store is opened once, then read"

@@ -146,6 +146,8 @@ def datastore_predictions(open_store: Callable[[], object | None]) -> Callable[[
         try:
             with store.open_read("predictions.jsonl") as handle:
                 return handle.read().decode(errors="replace")
+        except FileNotFoundError:
+            return None
         except StorageError as error:
             if error.category == "data_not_found":
                 return None
