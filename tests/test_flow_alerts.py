@@ -29,6 +29,15 @@ def test_failed_state_resolves_to_an_exception_carrying_the_summary(prefect_harn
     assert isinstance(exc, RunFailed) and exc.summary.category == "data_not_found"
     assert "Unexpected result for failed state" not in caplog.text
 
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+    stages = {t.name.rsplit("-", 1)[0]: t.state.name for t in tasks}
+    assert stages["check-data"] == "Failed", "the stage that failed is red in the UI, not Completed"
+    assert stages["publish-report"] == "Completed"
+
 
 def test_alert_comes_from_the_secret_block(prefect_harness, tmp_path, monkeypatch):
     from prefect.blocks.system import Secret
