@@ -51,8 +51,11 @@ class JobLogTail:
         if len(lines) > MAX_LINES_PER_READ:
             self.logger.info("%s... %d lines skipped (all in std_log.txt)", self.prefix, len(lines) - MAX_LINES_PER_READ)
             lines = lines[-MAX_LINES_PER_READ:]
+        from tasks.redact import redact
+
         for line in lines:
             if line.strip():
                 level = logging.ERROR if line.startswith(("ERROR", "Traceback")) else logging.INFO
-                self.logger.log(level, "%s%s", self.prefix, line.rstrip())
+                # A job may print a connection string or a SAS URL: logs are stored and shown, secrets never are.
+                self.logger.log(level, "%s%s", self.prefix, redact(line.rstrip()))
         return len(lines)

@@ -68,6 +68,14 @@ def test_job_log_lines_are_forwarded_once_each(tmp_path, caplog):
     assert caplog.records[-1].levelno == logging.ERROR
 
 
+def test_job_log_lines_are_redacted_before_they_reach_the_logs(tmp_path, caplog):
+    log = tmp_path / "std_log.txt"
+    log.write_text("connecting with DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0LWtleQ==;\n")
+    with caplog.at_level(logging.INFO, logger="ghostwatch.test"):
+        JobLogTail(log, logging.getLogger("ghostwatch.test")).forward()
+    assert "c2VjcmV0LWtleQ==" not in caplog.text and "AccountName=a" in caplog.text
+
+
 def test_progress_is_read_from_an_output_datastore_once_it_exists(tmp_path):
     """An Azure ML job's output folder is a datastore path: opened when it exists, then read at each poll."""
     from tasks.backends.progress import datastore_predictions
