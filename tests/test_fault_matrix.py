@@ -107,14 +107,16 @@ class Scene:
         values = dict(
             video_uri=f"azureml://datastores/workspaceblobstore/paths/{PREFIX}", labels_path=None,
             expected_count=CLIPS, backend="azureml", run_dir=str(self.tmp_path / "runs"), max_attempts=3,
-            poll_initial_seconds=0.2, poll_max_seconds=0.5, slack_webhook_url=self.slack_url,
+            poll_initial_seconds=0.2, poll_max_seconds=0.5, slack_webhook_block=None,
             azureml=AzureMLSettings(subscription_id=self.fake.subscription_id, resource_group=self.fake.resource_group,
                                     workspace_name=self.fake.workspace),
         )
         values.update(overrides)
+        os.environ["SLACK_WEBHOOK_URL"] = self.slack_url  # the webhook is never a parameter (issue 12)
         return RunConfig(**values)
 
     def close(self) -> None:
+        os.environ.pop("SLACK_WEBHOOK_URL", None)
         self.slack.__exit__(None, None, None)
         self.identity.__exit__(None, None, None)
         self.fake.stop()
