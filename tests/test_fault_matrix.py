@@ -196,7 +196,7 @@ def identity_without_role(scene: Scene):
 
 def expired_token(scene: Scene):
     scene.fake.all_tokens_expired = True
-    return scene.config(), ("Failed", {"credential_invalid_or_expired", "other"}, 0)
+    return scene.config(), ("Failed", "credential_invalid_or_expired", 0)
 
 
 def corrupt_video(scene: Scene):
