@@ -19,8 +19,8 @@ from tasks.backends.watch import PollPolicy
 from tasks.config import RunConfig
 from tasks.notify import Alert, resolve_webhook
 from flows.run_context import (
-    FlowDeadline, alert_for, build_triage_context, identity_job_input, is_permanent_submit_error, preflight_options,
-    preflight_verdict, submit_refused_verdict, unsettled_verdict, workspace_verdict,
+    FlowDeadline, alert_for, build_triage_context, check_output_folder, identity_job_input, is_permanent_submit_error,
+    preflight_options, preflight_verdict, submit_refused_verdict, unsettled_verdict, workspace_verdict,
 )
 from flows.attempts import Attempts, JobNotSettledError
 from flows.run_state import active_job, mark_alerted, run_folder_for, was_alerted
@@ -154,7 +154,10 @@ def ghost_probing(config: RunConfig) -> RunSummary:
         return _finish(config, preflight_verdict(preflight), summary, extra={"Preflight": _body(preflight.to_markdown())})
 
     backend = make_backend(config, run_folder)
-    output_location = job_output_location(config, run_folder, run_key)
+    output_location, refused = check_output_folder(config, job_output_location(config, run_folder, run_key))
+    if refused is not None:
+        logger.error("the output folder holds predictions made another way; nothing was submitted")
+        return _finish(config, refused, summary)
     current: dict[str, Any] = {
         "use_identity": preflight.access.use_identity,
         "batch_size": config.batch_size,
