@@ -121,6 +121,21 @@ def _cancel_active_job(flow, flow_run, state) -> None:
     _cancel_job_of(flow_run, *_hook_context(flow_run))
 
 
+# Webhooks given as a flow parameter, by flow run id, for hooks that run in the flow's own process: Prefect hands hooks
+# the flow run as the API stores it, where a SecretStr parameter is masked ('**********'). Memory only, never a file.
+_WEBHOOKS: dict[str, str] = {}
+
+
+def _hook_webhook(flow_run, config: RunConfig | None) -> str | None:
+    """The webhook a hook alerts through: this process's copy of the parameter, else the parameter unless Prefect
+    masked it, else SLACK_WEBHOOK_URL (resolve_webhook)."""
+    secret = _WEBHOOKS.get(str(flow_run.id))
+    if secret is None and config and config.slack_webhook_url:
+        given = config.slack_webhook_url.get_secret_value()
+        secret = None if set(given) <= {"*"} else given
+    return resolve_webhook(secret)
+
+
 def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
     """Backstop: a run that failed or crashed outside triage (a bug, a lost worker) still cancels its job and alerts."""
     config, folder = _hook_context(flow_run)
@@ -130,8 +145,7 @@ def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
     from tasks.notify import post_alert
     from flows.run_context import alert_for_crash
 
-    secret = config.slack_webhook_url.get_secret_value() if config and config.slack_webhook_url else None
-    webhook = resolve_webhook(secret)
+    webhook = _hook_webhook(flow_run, config)
     alert = alert_for_crash(flow_run.name, state)
     if webhook:
         post_alert(alert, webhook)
@@ -154,6 +168,8 @@ def ghost_probing(config: RunConfig) -> RunSummary:
     run_folder = run_folder_for(config.run_dir, str(runtime.flow_run.id or "local"))
     summary = RunSummary(ok=False, category="other", summary="", run_folder=str(run_folder))
     logger.info("run folder: %s", run_folder)
+    if config.slack_webhook_url and runtime.flow_run.id:
+        _WEBHOOKS[str(runtime.flow_run.id)] = config.slack_webhook_url.get_secret_value()
 
     preflight = check_data(preflight_options(config))
     if not preflight.passed:

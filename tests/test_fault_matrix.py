@@ -525,3 +525,4 @@ ROW_CHECKS = {
     "a rerun with another model into the same folder": _no_mixed_predictions,
     "Slack down": _slack_refusal_is_not_the_verdict,
 }
+
