@@ -48,7 +48,8 @@ def read_artifact(key: str):
 
 
 def test_healthy_run_predicts_every_clip_and_reports(prefect_harness, datastore, tiny_model, tmp_path):
-    summary, ok = run_and_describe(config_for(datastore, tiny_model, tmp_path))
+    # 1 corrupt clip of 9 is over the default 5 % failure budget (issue 11 item 4); this run allows it.
+    summary, ok = run_and_describe(config_for(datastore, tiny_model, tmp_path, max_failed_fraction=0.2))
     assert summary["state"] == "Completed", summary["text"]
     assert ok and summary["category"] == "none"
     lines = [json.loads(l) for l in Path(summary["predictions"]).read_text().splitlines()]
