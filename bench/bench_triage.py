@@ -85,6 +85,91 @@ def core_classify(message: str, catalogue) -> str:
     return min(hits, key=lambda h: h.key).rule.category if hits else "other"
 
 
+GOAL = 10_000  # messages/s that `ghostwatch triage --classify-jsonl` must sustain (issue 10)
+REFERENCE_SPEED = 66  # M empty-loop iterations/s of an idle core running CPython 3.11 (15 ms per million)
+
+
+def timed(fn) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds of this process, result). CPU time is what the code costs when other processes
+    share the machine; wall time is what a user waits."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = fn()
+    return time.perf_counter() - wall, time.process_time() - cpu, value
+
+
+def machine_speed() -> float:
+    """Million iterations per second of an empty Python loop (best of 3): how fast, or how busy, this machine is."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(1_000_000):
+            pass
+        best = min(best, time.perf_counter() - started)
+    return 1 / best
+
+
+def cli_classify(source: Path, output: Path) -> list[str]:
+    """The `ghostwatch triage --classify-jsonl` path in this process: read JSON lines, classify, write JSON lines."""
+    from flows.cli.triage import _classify_corpus
+
+    _classify_corpus(source, output)
+    return [json.loads(line)["category"] for line in output.read_text(encoding="utf-8").splitlines()]
+
+
+def best_of(repeats: int, fn) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds, result) of the fastest of `repeats` runs: on a shared machine the fastest run is
+    the one least disturbed by other processes (the advice of Python's timeit)."""
+    runs = [timed(fn) for _ in range(repeats)]
+    return min(r[0] for r in runs), min(r[1] for r in runs), runs[0][2]
+
+
+def throughput(messages: list[str], catalogue, rules, repeats: int = 3) -> None:
+    """Messages/s of each way to classify, measured side by side on the same messages (best of `repeats` runs)."""
+    for m in messages[:200]:  # warm the per-process tables (compiled matcher, chunk memo) as a long run would
+        classify_record({"id": 0, "message": m}, catalogue=catalogue)
+    speed = machine_speed()
+    n = len(messages)
+    folder = Path(tempfile.mkdtemp(prefix="bench_triage_jsonl_"))
+    source, output = folder / "messages.jsonl", folder / "rows.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "message": m}) + "\n" for i, m in enumerate(messages)),
+                      encoding="utf-8")
+    runs = [
+        ("classify_record (one --classify-jsonl row)", lambda: [classify_record({"id": i, "message": m},
+                                                                                 catalogue=catalogue)
+                                                                 for i, m in enumerate(messages)]),
+        ("--classify-jsonl path (read, classify, write)", lambda: cli_classify(source, output)),
+        ("classify_message (whole Verdict, evidence)", lambda: [classify_message(m, catalogue=catalogue).category
+                                                                for m in messages]),
+        ("core (all hits, best by priority)", lambda: [core_classify(m, catalogue) for m in messages]),
+    ]
+    print(f"catalogue: {len(rules)} rules, {len(catalogue.benign)} benign patterns; {n} messages, best of {repeats} "
+          f"runs; machine speed before: {speed:.0f} M empty-loop iterations/s (lower: a busier machine)")
+    print(f"{'':48} {'wall msg/s':>11} {'CPU msg/s':>10}   goal {GOAL:,}/s")
+    results = {}
+    for name, fn in runs:
+        before = machine_speed()
+        wall, cpu, value = best_of(repeats, fn)
+        speed = max(before, machine_speed())
+        results[name] = value
+        # The same run scaled to a machine that does REFERENCE_SPEED M empty-loop iterations/s: a projection that
+        # takes out how busy the shared machine was, not a measurement.
+        scaled = n / wall * REFERENCE_SPEED / speed
+        print(f"{name:48} {n / wall:11.0f} {n / cpu:10.0f}   wall {n / wall / GOAL:4.2f}x, CPU {n / cpu / GOAL:4.2f}x "
+              f"the goal; at {REFERENCE_SPEED} M/s {scaled:6.0f} ({scaled / GOAL:4.2f}x)")
+    started = time.perf_counter()
+    naive = [naive_classify(m, rules) for m in messages[: max(1, n // 10)]]
+    naive_s = time.perf_counter() - started
+    print(f"{'naive: every regex on every line (1/10 of them)':48} {len(naive) / naive_s:11.0f}")
+    shutil.rmtree(folder, ignore_errors=True)
+    rows = results["classify_record (one --classify-jsonl row)"]
+    cli = results["--classify-jsonl path (read, classify, write)"]
+    core = results["core (all hits, best by priority)"]
+    full = results["classify_message (whole Verdict, evidence)"]
+    same = sum(r["category"] == c == f == j for r, c, f, j in zip(rows, core, full, cli))
+    print(f"  the row, the CLI, the core and the whole Verdict agree on {same}/{n} messages; machine speed after: "
+          f"{machine_speed():.0f} M iterations/s")
+
+
 def make_folder(root: Path, megabytes: float, rng: random.Random) -> Path:
     """A noisy evidence folder of about `megabytes` MB: 70 % std_log, the rest system logs; OOM on the last line."""
     folder = root / f"evidence_{megabytes:g}mb"
@@ -161,14 +246,21 @@ def main() -> None:
     rules = catalogue.rules
 
     records = load_corpus(CORPUS)
-    dev = score("dev", [r for r in records if r["split"] == "dev"], catalogue)
-    test = score("test", [r for r in records if r["split"] == "test"], catalogue)
-    table = format_table([dev, test])
-    print(f"accuracy on {CORPUS.name} ({len(records)} real messages; rules are written against dev only)")
+    dev_records = [r for r in records if r["split"] == "dev"]
+    test_records = [r for r in records if r["split"] == "test"]
+    # The fallback (fallback.py) was trained on the dev half, so dev is scored by the rules alone.
+    dev = score("dev", dev_records, catalogue, fallback=False)
+    test = score("test", test_records, catalogue)
+    test_rules = score("test, rules only", test_records, catalogue, fallback=False)
+    table = format_table([dev, test, test_rules])
+    print(f"accuracy on {CORPUS.name} ({len(records)} real messages; rules are written against dev only; `test` is "
+          f"what --classify-jsonl does, with the learned fallback when no rule matched)")
     print(table)
-    gap = 100 * (dev.accuracy - test.accuracy)
+    print(f"learned fallback on the test half: {100 * test.accuracy:.1f} % with it, {100 * test_rules.accuracy:.1f} % "
+          f"without ({test.correct - test_rules.correct:+d} messages)")
+    gap = 100 * (dev.accuracy - test_rules.accuracy)
     worst = min(test.per_category, key=test.category_accuracy)
-    print(f"dev - test gap: {gap:+.1f} points (overfitting to the dev half when large); test's weakest category: "
+    print(f"dev - test gap (rules only): {gap:+.1f} points (overfitting to the dev half when large); test's weakest category: "
           f"{worst} {100 * test.category_accuracy(worst):.0f} %")
     print(format_confidence(dev))
     print(format_confidence(test))
@@ -179,29 +271,7 @@ def main() -> None:
         args.table.write_text(table + "\n", encoding="utf-8")
 
     messages = corpus(args.messages, rng)
-    started = time.perf_counter()
-    core = [core_classify(m, catalogue) for m in messages]
-    core_s = time.perf_counter() - started
-    started = time.perf_counter()
-    naive = [naive_classify(m, rules) for m in messages]
-    naive_s = time.perf_counter() - started
-    started = time.perf_counter()
-    full = [classify_message(m).category for m in messages]
-    full_s = time.perf_counter() - started
-    started = time.perf_counter()
-    rows = [classify_record({"id": i, "message": m}, catalogue=catalogue) for i, m in enumerate(messages)]
-    rows_s = time.perf_counter() - started
-    differ = [m for m, a, b in zip(messages, core, naive) if a != b]
-    benign = sum(1 for m in differ if catalogue.is_benign(m))
-    print(f"catalogue: {len(rules)} rules, {len(catalogue.benign)} benign patterns; {len(messages)} messages")
-    print(f"catalogue core (keywords, regexes, benign, priority) {len(messages) / core_s:9.0f} messages/s")
-    print(f"naive: every regex on every line                     {len(messages) / naive_s:9.0f} messages/s"
-          f"   (core/naive {naive_s / core_s:.1f}x)")
-    print(f"classify_message (whole Verdict, redacted)           {len(messages) / full_s:9.0f} messages/s")
-    print(f"classify_record (--classify-jsonl's row)             {len(messages) / rows_s:9.0f} messages/s"
-          f"   ({'meets' if len(messages) / rows_s >= 10_000 else 'BELOW'} the 10,000 messages/s target)")
-    print(f"  core and naive disagree on {len(differ)} messages, {benign} of them benign noise the naive loop "
-          f"takes for failures; core == classify_message on {sum(a == b for a, b in zip(core, full))}/{len(messages)}")
+    throughput(messages, catalogue, rules)
 
     root = Path(tempfile.mkdtemp(prefix="bench_triage_"))
     try:

@@ -17,8 +17,11 @@ CORPUS = Path(__file__).parent / "data" / "triage" / "corpus.jsonl"
 RECORDS = load_corpus(CORPUS)
 FAILURES = [c for c in CATEGORIES if c != "none"]
 # Floors: what the catalogue holds today (raise them as it improves; never lower them to let a change in).
-TEST_FLOOR = 0.75
-DEV_FLOOR = 0.90
+# Issue 10 asks for 90 % on the test half and no category below 70 %: not met yet (README "### Triage" has the table).
+TEST_FLOOR = 0.81            # with the learned fallback, as `--classify-jsonl` runs
+TEST_FLOOR_RULES_ONLY = 0.80
+DEV_FLOOR = 0.94             # rules only (the fallback was trained on the dev half, so dev with it proves nothing)
+CATEGORY_FLOOR = 0.40        # the weakest category on the test half (job_config_invalid)
 HIGH_CONFIDENCE_FLOOR = 0.90
 
 
@@ -46,13 +49,23 @@ def test_every_category_is_in_both_halves():
 
 def test_accuracy_on_the_test_half_keeps_its_floor():
     catalogue = default_catalogue()
-    dev = score("dev", [r for r in RECORDS if r["split"] == "dev"], catalogue)
+    dev = score("dev", [r for r in RECORDS if r["split"] == "dev"], catalogue, fallback=False)
     test = score("test", [r for r in RECORDS if r["split"] == "test"], catalogue)
-    report = format_table([dev, test]) + "\n" + format_confusion(test)
+    rules_only = score("test, rules only", [r for r in RECORDS if r["split"] == "test"], catalogue, fallback=False)
+    report = format_table([dev, test, rules_only]) + "\n" + format_confusion(test)
     assert test.accuracy >= TEST_FLOOR, report
+    assert rules_only.accuracy >= TEST_FLOOR_RULES_ONLY, report
     assert dev.accuracy >= DEV_FLOOR, report
+    assert min(test.category_accuracy(c) for c in test.per_category) >= CATEGORY_FLOOR, report
     right, wrong = test.confidence[("high", True)], test.confidence[("high", False)]
     assert right / max(1, right + wrong) >= HIGH_CONFIDENCE_FLOOR, "a `high` verdict must be right almost always"
+
+
+def test_the_learned_fallback_earns_its_place_on_the_test_half():
+    """The fallback stays only while it raises test accuracy (issue 10): with it, never worse than without."""
+    catalogue = default_catalogue()
+    test = [r for r in RECORDS if r["split"] == "test"]
+    assert score("with", test, catalogue).correct > score("without", test, catalogue, fallback=False).correct
 
 
 @pytest.mark.parametrize("section", ["error_codes", "exceptions", "keywords"])

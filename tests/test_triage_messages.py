@@ -25,9 +25,13 @@ def test_inner_error_code_beats_the_outer_user_error():
     assert verdict.category == "quota_exceeded" and verdict.rule_id == "code.quota"
     assert verdict.confidence == "high"
     # two structured codes that disagree and are about as specific: still decided, but not `high`
-    both = json.dumps({"error": {"code": "BadArgument", "innerError": {"code": "QuotaExceeded"}}})
+    both = json.dumps({"error": {"code": "InvalidInputBinding", "innerError": {"code": "QuotaExceeded"}}})
     verdict = classify_message(both)
     assert (verdict.category, verdict.confidence, verdict.runner_up) == ("quota_exceeded", "medium", "job_config_invalid")
+    # a generic wrapper code (ARM answers BadArgument around a quota refusal) is no close competitor
+    wrapped = json.dumps({"error": {"code": "BadArgument", "innerError": {"code": "QuotaExceeded"}}})
+    verdict = classify_message(wrapped)
+    assert (verdict.category, verdict.confidence, verdict.runner_up) == ("quota_exceeded", "high", "job_config_invalid")
 
 
 def test_json_in_a_string_in_json_is_read():

@@ -111,7 +111,9 @@ class Scanner:
         if not present and not gated and not self._unkeyed[layer]:
             return
         rules = self._rules[layer]
-        in_context = sorted(p for p in gated if isinstance(rules[p].regex, ContextPattern))
+        # Every word in context is read across the whole message, whether its gate was a word or a keyword.
+        keyed = {p for keyword in present for p in keyword_rules[keyword]}
+        in_context = sorted(p for p in gated | keyed if isinstance(rules[p].regex, ContextPattern))
         per_line = gated.difference(in_context)
         for number, line in lines:
             lowered = line.lower()
@@ -119,6 +121,7 @@ class Scanner:
             for keyword in present:
                 if keyword in lowered:
                     positions.update(keyword_rules[keyword])
+            positions.difference_update(in_context)
             if per_line:
                 positions.update(per_line if len(lines) == 1 else
                                  per_line & gate_table.rules_for(set(_WORDS.findall(lowered))))
@@ -400,19 +403,29 @@ def triage_evidence(evidence_dir: Path, context: TriageContext | None = None, *,
     return _unknown_failure_verdict(catalogue, result, job, state, warnings)
 
 
-def classify_message(text: str, *, catalogue: Catalogue | None = None) -> Verdict:
+def classify_message(text: str, *, catalogue: Catalogue | None = None, fallback: bool = True) -> Verdict:
     """Classify one error message (any number of lines) with the catalogue, every rule eligible.
 
     Args:
         text: e.g. a job's error message or a log excerpt.
         catalogue: default: the shipped catalogue.
+        fallback: when no rule matches, let the learned fallback (fallback.py) guess, with confidence `low`.
 
     Returns:
-        The Verdict; `other` when no rule matches.
+        The Verdict; `other` when no rule matches and the fallback is not confident.
     """
     catalogue = catalogue or default_catalogue()
     text = normalise(text)
     result = scan_message(text, catalogue)
+    guess = _fallback_guess(text, catalogue) if fallback and not result.hits else None
+    if guess is not None:
+        info = catalogue.category(guess.category)
+        return Verdict(category=info.name, retryable=info.retryable, action=info.action,
+                       summary=_fallback_summary(guess), root_cause=info.root_cause,
+                       recommendations=fill_recommendations(info.recommendations, info.docs, {}),
+                       next_steps=list(info.next_steps), rule_id=FALLBACK_RULE_ID, evidence=[], timeline=[],
+                       error_details={"fallback_probability": round(guess.probability, 3)},
+                       confidence="low", runner_up=None)
     if not result.hits:
         info = catalogue.category("other")
         first = next((line.strip() for line in text.splitlines() if line.strip()), "")
@@ -427,18 +440,44 @@ def classify_message(text: str, *, catalogue: Catalogue | None = None) -> Verdic
 
 def scan_message(text: str, catalogue: Catalogue | None = None) -> ScanResult:
     """Every hit of the catalogue (every rule eligible, whatever its layer) on one normalised message."""
-    scanner = Scanner(catalogue or default_catalogue(), failed=True, any_layer=True)
-    scanner.scan_lines("structured", "message", enumerate(message_lines(text), 1))
-    return scanner.result
+    from tasks.triage.message_scan import matcher_for
+
+    lines = message_lines(text)
+    result = ScanResult(files=["message"], lines=len(lines))
+    result.hits = matcher_for(catalogue or default_catalogue()).all_hits(lines)
+    for hit in result.hits:
+        result.hit_counts[hit.rule.id] = result.hit_counts.get(hit.rule.id, 0) + 1
+    return result
 
 
-def classify_record(record: Any, *, catalogue: Catalogue | None = None) -> dict:
+FALLBACK_RULE_ID = "fallback.naive_bayes"
+
+
+def _fallback_guess(text: str, catalogue: Catalogue):
+    """The learned fallback's guess for a message no rule matched; never for known noise (a benign line)."""
+    from tasks.triage.fallback import load_fallback
+
+    from tasks.triage.message_scan import matcher_for
+
+    model = load_fallback()
+    if model is None or not text.strip() or matcher_for(catalogue).has_benign_line(text):
+        return None
+    return model.guess(text)
+
+
+def _fallback_summary(guess) -> str:
+    return (f"No signature matched; the message's words resemble {guess.category} failures "
+            f"(naive Bayes fallback, p={guess.probability:.2f})")
+
+
+def classify_record(record: Any, *, catalogue: Catalogue | None = None, fallback: bool = True) -> dict:
     """One `--classify-jsonl` output row for one input record: the verdict's essentials, never an exception.
 
     Args:
         record: a decoded JSON line, expected to be an object with `id` and `message` (the message may be any JSON
             value: a string, an error object, null).
         catalogue: default: the shipped catalogue.
+        fallback: when no rule matches, let the learned fallback (fallback.py) guess, with confidence `low`.
 
     Returns:
         {"id", "category", "retryable", "action", "rule_id", "confidence", "runner_up", "summary"}; for a record
@@ -447,20 +486,27 @@ def classify_record(record: Any, *, catalogue: Catalogue | None = None) -> dict:
     if not isinstance(record, dict) or "id" not in record or "message" not in record:
         rid = record.get("id") if isinstance(record, dict) else None
         return {"id": rid, "error": "expected an object with `id` and `message`"}
+    from tasks.triage.message_scan import matcher_for
+
     catalogue = catalogue or default_catalogue()
     try:
         text = normalise(record["message"])
-        hits = scan_message(text, catalogue).hits
+        best, runner = matcher_for(catalogue).best_and_runner(message_lines(text))
     except (RecursionError, MemoryError) as exc:  # a pathological message is a per-line error, not a crash
         return {"id": record["id"], "error": f"message could not be read ({type(exc).__name__})"}
-    if not hits:
+    guess = _fallback_guess(text, catalogue) if fallback and best is None else None
+    if guess is not None:
+        info = catalogue.category(guess.category)
+        return {"id": record["id"], "category": info.name, "retryable": info.retryable, "action": info.action,
+                "rule_id": FALLBACK_RULE_ID, "confidence": "low", "runner_up": None,
+                "summary": _fallback_summary(guess)}
+    if best is None:
         info = catalogue.category("other")
         return {"id": record["id"], "category": "other", "retryable": info.retryable, "action": info.action,
                 "rule_id": None, "confidence": "low", "runner_up": None,
                 "summary": "No known signature" if text.strip() else "Empty message"}
-    best = min(hits, key=lambda h: h.key)
     info = catalogue.category(best.rule.category)
-    confidence, runner_up = judge_confidence(best, hits)
+    confidence, runner_up = judge_confidence(best, [best] + ([runner] if runner else []))
     return {"id": record["id"], "category": info.name, "retryable": info.retryable, "action": info.action,
             "rule_id": best.rule.id, "confidence": confidence, "runner_up": runner_up,
             "summary": redact(fill_placeholders(best.rule.summary, {**best.groups, "match": best.groups["match"][:200]}))}

@@ -41,12 +41,13 @@ def load_corpus(path: Path | str) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def score(name: str, records: Iterable[dict], catalogue: Catalogue | None = None) -> Score:
-    """Classify every record's message and compare with its `category`."""
+def score(name: str, records: Iterable[dict], catalogue: Catalogue | None = None, fallback: bool = True) -> Score:
+    """Classify every record's message and compare with its `category` (`fallback`: let the learned fallback speak
+    when no rule matched, as `--classify-jsonl` does)."""
     catalogue = catalogue or default_catalogue()
     result = Score(name)
     for record in records:
-        row = classify_record(record, catalogue=catalogue)
+        row = classify_record(record, catalogue=catalogue, fallback=fallback)
         predicted = row.get("category", "error")
         expected = record["category"]
         right = predicted == expected

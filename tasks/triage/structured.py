@@ -49,6 +49,8 @@ def normalise(message: Any) -> str:
         text = text[:_HEAD_CHARS] + "\n...\n" + text[-(MAX_MESSAGE_CHARS - _HEAD_CHARS):]
     if "\x00" in text or _CONTROL.search(text):
         text = _CONTROL.sub(" ", text)
+    if text.isascii():
+        return text  # no surrogate can hide in ASCII: skip the copy below
     # Surrogates (from a lone escape in JSON) cannot be encoded later on; replace them now.
     return text.encode("utf-8", errors="replace").decode("utf-8")
 
