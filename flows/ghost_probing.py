@@ -18,8 +18,8 @@ from tasks.backends.factory import job_output_location, make_backend
 from tasks.backends.watch import PollPolicy
 from tasks.config import RunConfig
 from flows.run_context import (
-    FlowDeadline, alert_for, build_triage_context, identity_job_input, is_permanent_submit_error, preflight_options,
-    preflight_verdict, submit_refused_verdict, unsettled_verdict, workspace_verdict,
+    FlowDeadline, alert_for, build_triage_context, check_output_folder, identity_job_input, is_permanent_submit_error,
+    preflight_options, preflight_verdict, submit_refused_verdict, unsettled_verdict, workspace_verdict,
 )
 from flows.attempts import Attempts, JobNotSettledError
 from flows.concurrency import job_slot
@@ -33,6 +33,12 @@ from flows.stages import (
 
 
 HOOK_SETTLE_SECONDS = 120  # how long a hook waits for a cancel to be confirmed before saying the job may still run
+# Prefect's own timeout is a backstop behind the in-flow deadline (flow_timeout_minutes), which cancels the job and
+# reports `timeout` itself: it fires only after the deadline, the cancel's confirmation and the report had their time.
+TIMEOUT_GRACE_SECONDS = 2 * HOOK_SETTLE_SECONDS + 300
+# A deployment's parameters arrive at run time, after the decorator is read: there Prefect's timeout is the longest
+# flow_timeout_minutes allows, and the in-flow deadline is the run's timeout.
+MAX_FLOW_SECONDS = 10080 * 60 + TIMEOUT_GRACE_SECONDS
 
 
 @dataclass
@@ -169,6 +175,7 @@ def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
     on_failure=[_alert_on_unhandled_failure],
     on_crashed=[_alert_on_unhandled_failure],
     on_cancellation=[_cancel_active_job],
+    timeout_seconds=MAX_FLOW_SECONDS,
 )
 def ghost_probing(config: RunConfig) -> RunSummary:
     """Run ghost-probing detection over a datastore of dashcam videos, end to end."""
@@ -192,7 +199,10 @@ def _run(config: RunConfig) -> RunSummary:
         return _finish(config, preflight_verdict(preflight), summary, extra={"Preflight": _body(preflight.to_markdown())})
 
     backend = make_backend(config, run_folder)
-    output_location = job_output_location(config, run_folder, run_key)
+    output_location, refused = check_output_folder(config, job_output_location(config, run_folder, run_key))
+    if refused is not None:
+        logger.error("the output folder holds predictions made another way; nothing was submitted")
+        return _finish(config, refused, summary)
     current: dict[str, Any] = {
         "use_identity": preflight.access.use_identity,
         "batch_size": config.batch_size,
@@ -308,3 +318,8 @@ def _finish(config: RunConfig, verdict, summary: RunSummary, job: dict | None = 
     summary.ok = True
     get_run_logger().info("done: %s", json.dumps({"report": summary.report, "predictions": summary.predictions}))
     return Completed(message=verdict.summary, data=summary)
+
+
+def flow_for(config: RunConfig):
+    """The flow with Prefect's timeout set from this run's config (entry points that know the config before the run)."""
+    return ghost_probing.with_options(timeout_seconds=config.flow_timeout_minutes * 60 + TIMEOUT_GRACE_SECONDS)

@@ -10,9 +10,9 @@ from tasks.config import RunConfig
 
 def run_and_describe(config: RunConfig) -> tuple[dict[str, Any], bool]:
     """Run `ghost-probing` to its end; return (a summary dict with a human `text`, whether the run succeeded)."""
-    from flows.ghost_probing import RunFailed, RunSummary, ghost_probing
+    from flows.ghost_probing import RunFailed, RunSummary, flow_for
 
-    state = ghost_probing(config, return_state=True)
+    state = flow_for(config)(config, return_state=True)
     try:
         result = state.result(raise_on_failure=False)
     except Exception as exc:  # a crashed run has no result to read back

@@ -201,3 +201,20 @@ def identity_job_input(config: RunConfig, preflight) -> str:
     """What a job resubmitted with `identity: managed` reads: a path without the datastore's stored key or SAS
     (stored credentials win over the job's identity, so the same azureml:// input would be refused again)."""
     return preflight.access.identity_input or preflight.access.job_input
+
+
+def check_output_folder(config: RunConfig, output_uri: str) -> tuple[str, object | None]:
+    """(where the job writes, a job_config_invalid Verdict or None): the output folder's earlier predictions checked
+    against this run's resume key before anything is queued (tasks/output_folder.py)."""
+    from tasks.output_folder import conflict_verdict, find_conflict, run_resume_key
+
+    resolver = datastore_resolver(config.azureml) if output_uri.startswith("azureml://") and config.azureml else None
+    conflict = find_conflict(output_uri, run_resume_key(config.model, config.model_family, config.num_frames), resolver)
+    if conflict is None:
+        return output_uri, None
+    if config.output_conflict == "new_folder":
+        from prefect import runtime
+
+        fresh = f"{output_uri.rstrip('/')}/{str(runtime.flow_run.id or 'local')[:8]}/"
+        return fresh, None
+    return output_uri, conflict_verdict(conflict)

@@ -97,6 +97,10 @@ class RunConfig(BaseModel):
         0.05, ge=0, le=1,
         description="Failure budget: a job whose share of failed videos is above this is `output_invalid`.",
     )
+    output_conflict: Literal["stop", "new_folder"] = Field(
+        "stop", description="When the output folder holds predictions made with another model, family, frame count or "
+        "prompt: stop before queueing (stop), or write this run into a fresh sub-folder of it (new_folder).",
+    )
     azureml: AzureMLSettings | None = Field(None, description="Azure ML workspace and compute (backend 'azureml').")
 
     def budgets_seconds(self) -> tuple[float | None, float | None]:
