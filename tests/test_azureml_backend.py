@@ -187,23 +187,29 @@ def test_fallback_to_dedicated_compute_submits_there(backend, azureml_fake):
     assert azureml_fake.jobs["gw-3f2a9c1d-a3"].body["properties"]["computeId"].endswith("/computes/llava-a100-dedicated")
 
 
+def _triage_job_as_a_user(job_name, settings, env, dest, capsys) -> tuple[int, dict]:
+    """`ghostwatch triage --job NAME --json`, signed in with the machine's managed identity; (status, verdict)."""
+    from flows.cli import main
+    from tests.azureml_fake.credentials import ManagedIdentityEndpoint
+
+    with ManagedIdentityEndpoint() as identity:
+        for name, value in identity.environment().items():
+            env.setenv(name, value)
+        status = main(["triage", "--job", job_name, "--subscription-id", settings.subscription_id,
+                       "--resource-group", settings.resource_group, "--workspace-name", settings.workspace_name,
+                       "--dest", str(dest), "--json"])
+    return status, json.loads(capsys.readouterr().out)
+
+
 def test_triage_cli_downloads_a_workspace_job_and_names_the_seed_failure(backend, azureml_fake, azureml_clock,
                                                                           azureml_settings, clean_azure_env, tmp_path,
                                                                           capsys):
     """`ghostwatch triage --job NAME` as a user runs it: signs in with the machine's identity, downloads, classifies."""
-    from flows.cli import main
-    from tests.azureml_fake.credentials import ManagedIdentityEndpoint
 
     azureml_fake.script(lifecycles.stream_not_found())
     handle = backend.submit(spec())
     azureml_clock.advance(3600)  # the job failed long ago; someone now asks why
-    with ManagedIdentityEndpoint() as identity:
-        for name, value in identity.environment().items():
-            clean_azure_env.setenv(name, value)
-        status = main(["triage", "--job", handle.name, "--subscription-id", azureml_settings.subscription_id,
-                       "--resource-group", azureml_settings.resource_group,
-                       "--workspace-name", azureml_settings.workspace_name, "--dest", str(tmp_path / "ev"), "--json"])
-    verdict = json.loads(capsys.readouterr().out)
+    status, verdict = _triage_job_as_a_user(handle.name, azureml_settings, clean_azure_env, tmp_path / "ev", capsys)
     assert status == 1 and verdict["category"] == "data_not_found"
     assert any("StreamAccess.NotFound" in e["text"] for e in verdict["evidence"])
     assert (tmp_path / "ev" / "system_logs" / "data_capability" / "data-capability.log").exists()
@@ -212,18 +218,10 @@ def test_triage_cli_downloads_a_workspace_job_and_names_the_seed_failure(backend
 def test_triage_cli_reads_the_outputs_a_healthy_job_wrote(backend, azureml_fake, azureml_clock, azureml_settings,
                                                           clean_azure_env, tmp_path, capsys):
     """issue 11 item 12: `triage --job` finds the job's output folder itself, so a healthy job is healthy."""
-    from flows.cli import main
-    from tests.azureml_fake.credentials import ManagedIdentityEndpoint
 
     azureml_fake.script(lifecycles.completed(predictions_total=10))
     handle = backend.submit(spec())
     azureml_clock.advance(7200)
-    with ManagedIdentityEndpoint() as identity:
-        for name, value in identity.environment().items():
-            clean_azure_env.setenv(name, value)
-        status = main(["triage", "--job", handle.name, "--subscription-id", azureml_settings.subscription_id,
-                       "--resource-group", azureml_settings.resource_group,
-                       "--workspace-name", azureml_settings.workspace_name, "--dest", str(tmp_path / "ev"), "--json"])
-    verdict = json.loads(capsys.readouterr().out)
+    status, verdict = _triage_job_as_a_user(handle.name, azureml_settings, clean_azure_env, tmp_path / "ev", capsys)
     assert verdict["category"] == "none" and status == 0, verdict["summary"]
     assert (tmp_path / "ev" / "outputs" / "predictions.jsonl").exists()
