@@ -118,6 +118,19 @@ def cli_classify(source: Path, output: Path, jobs: int = 1) -> list[str]:
     return [json.loads(line)["category"] for line in output.read_text(encoding="utf-8").splitlines()]
 
 
+def cpu_seconds(fn) -> float:
+    """CPU seconds (user + system) of this process and of the child processes it waited for while running fn."""
+    import resource
+
+    def total() -> float:
+        mine, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return mine.ru_utime + mine.ru_stime + kids.ru_utime + kids.ru_stime
+
+    before = total()
+    fn()
+    return total() - before
+
+
 def best_of(repeats: int, fn) -> tuple[float, float, object]:
     """(wall seconds, CPU seconds, result) of the fastest of `repeats` runs: on a shared machine the fastest run is
     the one least disturbed by other processes (the advice of Python's timeit)."""
@@ -165,7 +178,6 @@ def throughput(messages: list[str], catalogue, rules, repeats: int = 3) -> None:
     naive = [naive_classify(m, rules) for m in messages[: max(1, n // 10)]]
     naive_s = time.perf_counter() - started
     print(f"{'naive: every regex on every line (1/10 of them)':48} {len(naive) / naive_s:11.0f}")
-    shutil.rmtree(folder, ignore_errors=True)
     rows = results["classify_record (one --classify-jsonl row)"]
     cli = results["--classify-jsonl path (read, classify, write)"]
     core = results["core (all hits, best by priority)"]
@@ -175,6 +187,15 @@ def throughput(messages: list[str], catalogue, rules, repeats: int = 3) -> None:
     print(f"--classify-jsonl: one process {n / single_s:,.0f} msg/s, --jobs {jobs} {n / parallel_s:,.0f} msg/s "
           f"(x{single_s / parallel_s:.2f}); goal {GOAL:,}/s: {n / single_s / GOAL:.2f}x and {n / parallel_s / GOAL:.2f}x "
           f"of it; outputs identical: {parallel == cli}")
+    # On a machine other sessions keep busy, wall time says how busy it was. CPU seconds, this process's and its
+    # workers' together, say what the parallel path costs per message: its overhead over one process, and what
+    # `jobs` idle cores would give (a projection, printed as such).
+    cpu_one = cpu_seconds(lambda: cli_classify(source, output))
+    cpu_many = cpu_seconds(lambda: cli_classify(source, output, jobs))
+    print(f"  CPU seconds (parent + workers): one process {cpu_one:.2f}, --jobs {jobs} {cpu_many:.2f} "
+          f"({100 * (cpu_many / cpu_one - 1):+.0f} % overhead); on {jobs} idle cores --jobs {jobs} would do about "
+          f"{jobs * n / cpu_many:,.0f} msg/s ({jobs * n / cpu_many / GOAL:.2f}x the goal; projection, not measured)")
+    shutil.rmtree(folder, ignore_errors=True)
     same = sum(r["category"] == c == f == j for r, c, f, j in zip(rows, core, full, cli))
     print(f"  the row, the CLI, the core and the whole Verdict agree on {same}/{n} messages; machine speed after: "
           f"{machine_speed():.0f} M iterations/s")
