@@ -19,6 +19,8 @@ PARALLEL_MIN_LINES = 4_000  # below this, one process is faster than starting a 
 
 # One result per input line that is not blank: (line number, output JSON line or None, what was wrong or None).
 LineResult = tuple[int, "str | None", "str | None"]
+# json.dumps(row, ensure_ascii=False) builds a new encoder on every call; one encoder, the same bytes.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def classify_line(number: int, line: str) -> LineResult | None:
@@ -36,7 +38,7 @@ def classify_line(number: int, line: str) -> LineResult | None:
     row = classify_record(record)
     if "error" in row:
         return number, None, row["error"]
-    return number, json.dumps(row, ensure_ascii=False) + "\n", None
+    return number, _encode(row) + "\n", None
 
 
 def classify_chunk(chunk: list[tuple[int, str]]) -> list[LineResult]:
