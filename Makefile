@@ -41,7 +41,7 @@ demo: install
 demo-failure: install
 	$(PY) -m flows.demo --workdir $(DEMO_DIR) --failure
 
-test: install azurite
+test: install azurite browser
 	$(VENV)/bin/pytest
 
 # The quick loop for developers: no model building, no servers (Prefect, Azurite, the Azure ML fake); under a minute.
@@ -57,3 +57,27 @@ bench: install azurite
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache
+
+# Prefect operations: a local server, the deployments (with work pool, blocks and automation) and a worker.
+# They need an installed .venv (`make install`) but never reinstall it.
+PREFECT_HOST ?= 127.0.0.1
+PREFECT_PORT ?= 4200
+API_URL ?= $(or $(PREFECT_API_URL),http://$(PREFECT_HOST):$(PREFECT_PORT)/api)
+BACKSTOP_SECONDS ?= 30
+# How often the worker asks for runs: trigger-to-first-stage is ~12 s at 2 s, ~21 s at Prefect's default 10 s (bench/bench_trigger.py).
+WORKER_POLL_SECONDS ?= 5
+.PHONY: server deploy worker browser
+
+server: | $(VENV)/.installed
+	$(VENV)/bin/prefect server start --host $(PREFECT_HOST) --port $(PREFECT_PORT)
+
+deploy: | $(VENV)/.installed
+	PREFECT_API_URL=$(API_URL) $(PY) -m flows.deploy --demo-dir $(DEMO_DIR) --backstop-seconds $(BACKSTOP_SECONDS) $(DEPLOY_FLAGS)
+
+worker: | $(VENV)/.installed
+	PREFECT_API_URL=$(API_URL) PREFECT_WORKER_QUERY_SECONDS=$(WORKER_POLL_SECONDS) $(VENV)/bin/prefect worker start --pool ghostwatch
+
+# Debian's Chromium for the browser test (Playwright drives it; no browser download).
+browser:
+	command -v chromium >/dev/null || (sudo -n apt-get update && sudo -n apt-get install -y chromium) || \
+		(apt-get update && apt-get install -y chromium)

@@ -56,11 +56,11 @@ def run_plain(config, run_folder: Path) -> float:
 
 def run_flow(config) -> tuple[float, float | None, str]:
     """The flow; returns (seconds, seconds from flow start to job start, final state)."""
-    from flows.ghost_probing import ghost_probing
+    from flows.ghost_probing import flow_for
 
     wall_start = time.time()
     start = time.perf_counter()
-    state = ghost_probing(config, return_state=True)
+    state = flow_for(config)(config, return_state=True)
     elapsed = time.perf_counter() - start
     summary = state.result(raise_on_failure=False)
     submitted = first_lifecycle_time(Path(summary.run_folder))

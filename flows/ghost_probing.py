@@ -17,19 +17,28 @@ from tasks.backends.base import JobSpec
 from tasks.backends.factory import job_output_location, make_backend
 from tasks.backends.watch import PollPolicy
 from tasks.config import RunConfig
-from tasks.notify import Alert, resolve_webhook
 from flows.run_context import (
-    FlowDeadline, alert_for, build_triage_context, identity_job_input, is_permanent_submit_error, preflight_options,
-    preflight_verdict, submit_refused_verdict, unsettled_verdict, workspace_verdict,
+    FlowDeadline, alert_for, build_triage_context, check_output_folder, identity_job_input, is_permanent_submit_error,
+    preflight_options, preflight_verdict, submit_refused_verdict, unsettled_verdict, workspace_verdict,
 )
 from flows.attempts import Attempts, JobNotSettledError
+from flows.concurrency import job_slot
+from flows.logs import forward_stage_logs
+from flows.naming import flow_run_name
+from flows.progress_artifact import predictions_source
 from flows.run_state import active_job, mark_alerted, run_folder_for, was_alerted
 from flows.stages import (
-    check_data, check_workspace, publish_report, publish_results, send_alert, submit_job, triage, watch,
+    check_data, check_workspace, publish_report, publish_results, send_alert, submit_job, triage, value_of, watch,
 )
 
 
 HOOK_SETTLE_SECONDS = 120  # how long a hook waits for a cancel to be confirmed before saying the job may still run
+# Prefect's own timeout is a backstop behind the in-flow deadline (flow_timeout_minutes), which cancels the job and
+# reports `timeout` itself: it fires only after the deadline, the cancel's confirmation and the report had their time.
+TIMEOUT_GRACE_SECONDS = 2 * HOOK_SETTLE_SECONDS + 300
+# A deployment's parameters arrive at run time, after the decorator is read: there Prefect's timeout is the longest
+# flow_timeout_minutes allows, and the in-flow deadline is the run's timeout.
+MAX_FLOW_SECONDS = 10080 * 60 + TIMEOUT_GRACE_SECONDS
 
 
 @dataclass
@@ -45,6 +54,22 @@ class RunSummary:
     predictions: str | None = None
     results_summary: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    alert: str | None = None
+
+
+class RunFailed(Exception):
+    """A failed run's final-state data: the verdict as the message, the RunSummary beside it.
+
+    A Failed state must carry something Prefect can resolve into an exception; a bare RunSummary made the engine print
+    "Unexpected result for failed state ... cannot be resolved into an exception" after every failed run.
+    """
+
+    def __init__(self, message: str, summary: RunSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+    def __reduce__(self):  # results are pickled: keep both arguments
+        return (type(self), (str(self), self.summary))
 
 
 def _body(markdown: str) -> str:
@@ -74,17 +99,14 @@ def _run_try() -> int:
 
 
 def _alert_and_fail(config: RunConfig, verdict, report_path: Path, summary: RunSummary):
-    webhook = resolve_webhook(config.slack_webhook_url.get_secret_value() if config.slack_webhook_url else None)
-    try:
-        send_alert(alert_for(verdict, report_path, summary.run_folder), webhook, report_path)
-    except Exception as exc:  # a Slack refusal is logged and kept; it never replaces the run's verdict
-        from tasks.redact import redact
-
-        note = f"the Slack alert was not delivered: {redact(str(exc))}"
-        get_run_logger().error("%s; the report is at %s", note, report_path)
-        (Path(summary.run_folder) / "alert_not_delivered.txt").write_text(note + "\n")
+    """Alert once (an undelivered alert is logged and kept in alert.json, never the run's failure message); fail
+    with the verdict."""
+    record = send_alert(alert_for(verdict, report_path, summary.run_folder), Path(summary.run_folder),
+                        config.slack_webhook_block, report_path)
     mark_alerted(Path(summary.run_folder), _run_try())
-    return Failed(message=f"{verdict.category}: {verdict.summary}", data=summary)
+    summary.alert = f"{record.status}: {record.detail}"
+    message = f"{verdict.category}: {verdict.summary}"
+    return Failed(message=message, data=RunFailed(message, summary))
 
 
 def _hook_context(flow_run) -> tuple[RunConfig | None, Path | None]:
@@ -116,45 +138,71 @@ def _cancel_active_job(flow, flow_run, state) -> None:
 
 
 def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
-    """Backstop: a run that failed or crashed outside triage (a bug, a lost worker) still cancels its job and alerts."""
-    config, folder = _hook_context(flow_run)
-    _cancel_job_of(flow_run, config, folder)
-    if folder and was_alerted(folder, getattr(flow_run, "run_count", 1) or 1):
-        return
-    from tasks.notify import post_alert
+    """Backstop in the run's own process (or its worker): cancel the job; alert once if the flow did not get to it.
+
+    A crashed run is left to the server's backstop automation when the server has one (flows/automation.py): that
+    path also covers a killed process, and one place sends the message. Whatever alerted, a delivered alert is
+    announced to the server so the automation stays silent.
+    """
+    from flows.alerting import announce_delivered, deliver, read_record
+    from flows.automation import backstop_present
     from flows.run_context import alert_for_crash
 
-    secret = config.slack_webhook_url.get_secret_value() if config and config.slack_webhook_url else None
-    webhook = resolve_webhook(secret)
-    alert = alert_for_crash(flow_run.name, state)
-    if webhook:
-        post_alert(alert, webhook)
-    else:
-        print(f"ghostwatch: {alert.title}: {alert.summary}")
+    config, folder = _hook_context(flow_run)
+    _cancel_job_of(flow_run, config, folder)
+    run_try = getattr(flow_run, "run_count", 1) or 1  # a retried flow run that fails again alerts once more
+    record = read_record(folder) if folder and was_alerted(folder, run_try) else None
+    if record is None and not (folder and was_alerted(folder, run_try)):
+        if state.is_crashed() and backstop_present():
+            print(f"ghostwatch: flow run {flow_run.name} crashed; the server's backstop automation alerts")
+            return
+        block = config.slack_webhook_block if config else None
+        target = folder or Path(config.run_dir if config else "runs") / f"unstarted-{str(flow_run.id)[:8]}"
+        record = deliver(alert_for_crash(flow_run.name, state), target, block)
+        if folder:
+            mark_alerted(folder, run_try)
+    if record is not None and record.delivered:
+        try:
+            announce_delivered(flow_run)
+        except Exception as exc:  # no events client: the automation, if any, may alert a second time
+            print(f"ghostwatch: could not announce the delivered alert ({type(exc).__name__})")
 
 
 @flow(
     name="ghost-probing",
+    flow_run_name=flow_run_name,
     description="Preflight the videos, run the LLaVA ghost-probing job, triage failures, report and alert.",
     on_failure=[_alert_on_unhandled_failure],
     on_crashed=[_alert_on_unhandled_failure],
     on_cancellation=[_cancel_active_job],
+    timeout_seconds=MAX_FLOW_SECONDS,
 )
 def ghost_probing(config: RunConfig) -> RunSummary:
     """Run ghost-probing detection over a datastore of dashcam videos, end to end."""
+    forward_stage_logs()
+    # One run at a time per data and output folder: a second run waits here instead of queueing a second GPU job.
+    with job_slot(config, get_run_logger()):
+        return _run(config)
+
+
+def _run(config: RunConfig) -> RunSummary:
+    """The flow's body, inside the run's concurrency slot."""
     logger = get_run_logger()
     run_key = str(runtime.flow_run.id or "local")[:8]
     run_folder = run_folder_for(config.run_dir, str(runtime.flow_run.id or "local"))
     summary = RunSummary(ok=False, category="other", summary="", run_folder=str(run_folder))
     logger.info("run folder: %s", run_folder)
 
-    preflight = check_data(preflight_options(config))
+    preflight = value_of(check_data(preflight_options(config), return_state=True))
     if not preflight.passed:
         logger.error("preflight failed; nothing was submitted")
         return _finish(config, preflight_verdict(preflight), summary, extra={"Preflight": _body(preflight.to_markdown())})
 
     backend = make_backend(config, run_folder)
-    output_location = job_output_location(config, run_folder, run_key)
+    output_location, refused = check_output_folder(config, job_output_location(config, run_folder, run_key))
+    if refused is not None:
+        logger.error("the output folder holds predictions made another way; nothing was submitted")
+        return _finish(config, refused, summary)
     current: dict[str, Any] = {
         "use_identity": preflight.access.use_identity,
         "batch_size": config.batch_size,
@@ -190,8 +238,10 @@ def ghost_probing(config: RunConfig) -> RunSummary:
                 if not is_permanent_submit_error(exc):
                     raise
                 return _finish(config, submit_refused_verdict(spec.name, exc), summary, attempts=attempts)
-        outcome = watch(backend, handle, run_folder / f"evidence-attempt-{attempt}",
-                        _poll_policy(config, deadline.remaining()))
+        outcome = value_of(watch(backend, handle, run_folder / f"evidence-attempt-{attempt}",
+                                 _poll_policy(config, deadline.remaining()),
+                                 total_videos=_expected_videos(config, preflight),
+                                 predictions=predictions_source(config, output_location), return_state=True))
         try:
             lifecycle.finish(handle)
         except JobNotSettledError as exc:
@@ -226,7 +276,13 @@ def ghost_probing(config: RunConfig) -> RunSummary:
     if (outputs_dir / "predictions.jsonl").exists():
         summary.predictions = str(outputs_dir / "predictions.jsonl")
     summary.attempts = [vars(a) for a in attempts]
-    return _finish(config, verdict, summary, job=outcome.status.to_dict(), attempts=attempts)
+    return _finish(config, verdict, summary, job=outcome.status.to_dict(), attempts=attempts, outputs_dir=outputs_dir)
+
+
+def _expected_videos(config: RunConfig, preflight) -> int | None:
+    """How many videos the job has to do: the progress bar's total."""
+    count = len(preflight.manifest) if preflight.manifest else None
+    return min(count, config.limit) if count is not None and config.limit else count
 
 
 def _job_spec(config: RunConfig, preflight, current: dict[str, Any], name: str, output: str, attempt: int) -> JobSpec:
@@ -248,9 +304,13 @@ def _job_spec(config: RunConfig, preflight, current: dict[str, Any], name: str, 
     )
 
 
-def _finish(config: RunConfig, verdict, summary: RunSummary, job: dict | None = None, attempts=(), extra=None):
-    """Publish the report; a healthy verdict completes the run, anything else alerts and fails it."""
-    paths = publish_report(verdict, Path(summary.run_folder), job=job, attempts=list(attempts), extra_sections=extra)
+def _finish(config: RunConfig, verdict, summary: RunSummary, job: dict | None = None, attempts=(), extra=None,
+            outputs_dir: Path | None = None):
+    """Publish the report that fits; a healthy verdict completes the run, anything else alerts and fails it."""
+    from flows.run_context import run_links
+
+    paths = publish_report(verdict, Path(summary.run_folder), job=job, attempts=list(attempts), extra_sections=extra,
+                           outputs_dir=outputs_dir, links=run_links())
     summary.category, summary.summary = verdict.category, verdict.summary
     summary.report, summary.verdict_json = str(paths.markdown), str(paths.verdict_json)
     if verdict.category != "none":
@@ -258,3 +318,8 @@ def _finish(config: RunConfig, verdict, summary: RunSummary, job: dict | None = 
     summary.ok = True
     get_run_logger().info("done: %s", json.dumps({"report": summary.report, "predictions": summary.predictions}))
     return Completed(message=verdict.summary, data=summary)
+
+
+def flow_for(config: RunConfig):
+    """The flow with Prefect's timeout set from this run's config (entry points that know the config before the run)."""
+    return ghost_probing.with_options(timeout_seconds=config.flow_timeout_minutes * 60 + TIMEOUT_GRACE_SECONDS)

@@ -10,14 +10,16 @@ from tasks.config import RunConfig
 
 def run_and_describe(config: RunConfig) -> tuple[dict[str, Any], bool]:
     """Run `ghost-probing` to its end; return (a summary dict with a human `text`, whether the run succeeded)."""
-    from flows.ghost_probing import RunSummary, ghost_probing
+    from flows.ghost_probing import RunFailed, RunSummary, flow_for
 
-    state = ghost_probing(config, return_state=True)
+    state = flow_for(config)(config, return_state=True)
     try:
         result = state.result(raise_on_failure=False)
     except Exception as exc:  # a crashed run has no result to read back
         result = exc
     summary: dict[str, Any] = {"state": state.name, "message": state.message}
+    if isinstance(result, RunFailed):
+        result = result.summary
     if isinstance(result, RunSummary):
         summary.update(vars(result))
     elif isinstance(result, BaseException):
@@ -36,6 +38,8 @@ def describe(summary: dict[str, Any]) -> str:
     for attempt in summary.get("attempts") or []:
         note = f" ({attempt['note']})" if attempt.get("note") else ""
         lines.append(f"  attempt {attempt['attempt']}: job {attempt['job_name']} {attempt['state']} → {attempt['category']}{note}")
+    if summary.get("alert"):
+        lines.append(f"alert: {summary['alert']}")
     for label, key in (("report", "report"), ("verdict", "verdict_json"), ("predictions", "predictions"), ("summary", "results_summary")):
         if summary.get(key):
             lines.append(f"{label:>12}: {summary[key]}")

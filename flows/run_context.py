@@ -50,7 +50,14 @@ def preflight_verdict(result):
         details["auth"] = f"switched to managed identity: {result.access.switch_reason}"
     if result.access.suggestions:
         details["nearest existing paths"] = ", ".join(result.access.suggestions)
-    return verdict_for_category(first.category if first.category != "data_quality" else "job_config_invalid", summary, evidence, details)
+    verdict = verdict_for_category(first.category if first.category != "data_quality" else "job_config_invalid",
+                                   summary, evidence, details)
+    from tasks.preflight.local_advice import local_advice
+
+    advice = local_advice(verdict.category, result.access.uri, list(result.access.suggestions or []))
+    if advice:  # a local folder: shell steps on the job's machine, not Azure commands
+        verdict.recommendations, verdict.next_steps = advice
+    return verdict
 
 
 def workspace_verdict(problems: list[str]):
@@ -85,8 +92,18 @@ def build_triage_context(config: RunConfig, preflight, outcome: JobOutcome):
 
 
 def _ui_link(path: str) -> str | None:
-    base = os.environ.get("PREFECT_UI_URL")
+    from prefect.settings import PREFECT_UI_URL
+
+    base = os.environ.get("PREFECT_UI_URL") or PREFECT_UI_URL.value()
     return f"{base.rstrip('/')}{path}" if base else None
+
+
+def run_links() -> dict[str, str]:
+    """Links for reports and alerts: the flow run in the Prefect UI (when the UI's address is known)."""
+    from prefect import runtime
+
+    link = _ui_link(f"/runs/flow-run/{runtime.flow_run.id}") if runtime.flow_run.id else None
+    return {"Prefect flow run": link} if link else {}
 
 
 def alert_for(verdict, report_path: Path, run_folder: str) -> Alert:
@@ -184,3 +201,20 @@ def identity_job_input(config: RunConfig, preflight) -> str:
     """What a job resubmitted with `identity: managed` reads: a path without the datastore's stored key or SAS
     (stored credentials win over the job's identity, so the same azureml:// input would be refused again)."""
     return preflight.access.identity_input or preflight.access.job_input
+
+
+def check_output_folder(config: RunConfig, output_uri: str) -> tuple[str, object | None]:
+    """(where the job writes, a job_config_invalid Verdict or None): the output folder's earlier predictions checked
+    against this run's resume key before anything is queued (tasks/output_folder.py)."""
+    from tasks.output_folder import conflict_verdict, find_conflict, run_resume_key
+
+    resolver = datastore_resolver(config.azureml) if output_uri.startswith("azureml://") and config.azureml else None
+    conflict = find_conflict(output_uri, run_resume_key(config.model, config.model_family, config.num_frames), resolver)
+    if conflict is None:
+        return output_uri, None
+    if config.output_conflict == "new_folder":
+        from prefect import runtime
+
+        fresh = f"{output_uri.rstrip('/')}/{str(runtime.flow_run.id or 'local')[:8]}/"
+        return fresh, None
+    return output_uri, conflict_verdict(conflict)

@@ -4,36 +4,71 @@ Retries only where the network is touched (submitting; posting the alert); never
 """
 from __future__ import annotations
 
-import itertools
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from tasks.backends.base import JobBackend, JobHandle, JobOutcome, JobSpec
 from tasks.backends.watch import PollPolicy, watch_job
-from tasks.notify import Alert, post_alert
+from tasks.notify import Alert
 
 ARTIFACT_REPORT = "ghostwatch-report"
 ARTIFACT_PREFLIGHT = "ghostwatch-preflight"
 ARTIFACT_PREFLIGHT_TABLE = "ghostwatch-preflight-checks"
 ARTIFACT_RESULTS = "ghostwatch-results"
+ARTIFACT_STUDIO = "ghostwatch-azureml-job"
 RESULTS_TABLE_ROWS = 500  # rows in the results table artifact; the full list stays in predictions.csv
+
+
+class StageFailed(Exception):
+    """A stage's task ends Failed (red in the UI) while the flow still gets its result, to report and alert."""
+
+    def __init__(self, message: str, value: Any) -> None:
+        super().__init__(message)
+        self.value = value
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.value))
+
+
+def value_of(state) -> Any:
+    """The result of a stage task called with return_state=True, whether it Completed or failed with StageFailed."""
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, StageFailed):
+        return result.value
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 @task(name="check-data", cache_policy=NO_CACHE)
 def check_data(options) -> Any:
-    """Preflight: reach the data as the job will and check its quality; publish the result as artifacts."""
+    """Preflight: reach the data as the job will and check its quality; publish the result as artifacts.
+
+    A blocked preflight ends the task Failed (call it with return_state=True and read it with `value_of`).
+    """
+    from prefect.states import Failed
+
     from tasks.preflight import run_preflight
 
+    logger = get_run_logger()
+    logger.info("preflight: reading %s as the job will", options.uri)
     result = run_preflight(options)
     create_markdown_artifact(key=ARTIFACT_PREFLIGHT, markdown=result.to_markdown(), description="Preflight result")
     rows = result.table_rows()
     if rows:
         create_table_artifact(key=ARTIFACT_PREFLIGHT_TABLE, table=rows, description="Data-quality checks")
+    for finding in list(result.blocking) + list(result.warnings):
+        (logger.error if finding in result.blocking else logger.warning)("preflight [%s] %s", finding.id, finding.message)
+    if not result.passed:
+        message = f"preflight blocked: {result.blocking[0].message}"
+        return Failed(message=message, data=StageFailed(message, result))
+    logger.info("preflight passed: %d videos", len(result.manifest or []))
     return result
 
 
@@ -42,6 +77,11 @@ def check_data(options) -> Any:
 def check_workspace(backend: JobBackend, spec: JobSpec) -> list[str]:
     """Compute, environment and paths checked before anything is queued; returns the problems that block."""
     problems = backend.check_workspace(spec)
+    if backend.name == "local":
+        from tasks.backends.local_deps import dependency_problem
+
+        missing = dependency_problem(getattr(backend, "python", sys.executable))
+        problems = ([missing] if missing else []) + problems
     for problem in problems:
         get_run_logger().error("workspace check: %s", problem)
     return problems
@@ -70,13 +110,47 @@ def submit_job(backend: JobBackend, spec: JobSpec) -> JobHandle:
 
 
 @task(name="watch-job", cache_policy=NO_CACHE)
-def watch(backend: JobBackend, handle: JobHandle, evidence_dir: Path, policy: PollPolicy) -> JobOutcome:
-    """Poll the job to a final state and collect its evidence."""
+def watch(backend: JobBackend, handle: JobHandle, evidence_dir: Path, policy: PollPolicy,
+          total_videos: int | None = None, predictions=None) -> JobOutcome:
+    """Poll the job to a final state (ETA-aware), showing its progress and log lines; collect its evidence."""
+    import time
+
+    from flows.logs import JobLogTail
+    from flows.progress_artifact import ProgressArtifact
+    from tasks.backends.eta_poll import EtaPollSchedule
+    from tasks.backends.progress import ProgressReader, local_predictions
+
     logger = get_run_logger()
+    work_dir = handle.details.get("work_dir")
+    tail = JobLogTail(Path(work_dir) / "user_logs" / "std_log.txt", logger) if work_dir else None
+    artifact = ProgressArtifact(handle.name)
+    # `predictions` reads the job's predictions.jsonl where it writes it (a local folder, the output datastore path).
+    reader = ProgressReader(predictions, total_videos, time.monotonic) if predictions else None
+    schedule = None
+    if reader is not None:
+        schedule = EtaPollSchedule(
+            progress=reader.read, on_progress=artifact.update, initial_seconds=policy.initial_seconds,
+            max_seconds=10 * policy.max_seconds, max_seconds_without_eta=4 * policy.max_seconds,
+            near_end_seconds=min(5.0, policy.max_seconds),
+        )
     outcome = watch_job(
-        backend, handle, evidence_dir, policy, on_status=lambda s: logger.info("job %s: %s", handle.name, s.state.value)
+        backend, handle, evidence_dir, policy,
+        on_status=lambda s: logger.info("job %s: %s", handle.name, s.state.value),
+        on_poll=lambda s: (tail and tail.forward(), schedule and schedule.observe(s.state.value)),
+        schedule=schedule,
     )
+    job_log = outcome.evidence_dir / "user_logs" / "std_log.txt"
+    (tail or JobLogTail(job_log, logger)).forward(job_log)
+    final = ProgressReader(local_predictions(outcome.evidence_dir / "outputs"), total_videos, time.monotonic).read()
+    if final is not None:
+        artifact.update(final)
+        logger.info("job %s: %s", handle.name, final.describe())
     logger.info("job %s ended %s after %d polls", handle.name, outcome.state.value, outcome.polls)
+    if outcome.state.value != "Completed":
+        from prefect.states import Failed
+
+        message = f"job {handle.name} ended {outcome.state.value}" + (f": {outcome.gave_up_reason}" if outcome.gave_up_reason else "")
+        return Failed(message=message, data=StageFailed(message, outcome))
     return outcome
 
 
@@ -91,44 +165,65 @@ def triage(evidence_dir: Path, context) -> Any:
 
 
 @task(name="publish-report", cache_policy=NO_CACHE)
-def publish_report(verdict, run_folder: Path, job: dict | None, attempts: list, extra_sections: dict | None = None):
-    """Write the investigation report and verdict JSON into the run folder and publish the report as an artifact."""
-    from tasks.triage import write_report
+def publish_report(verdict, run_folder: Path, job: dict | None, attempts: list, extra_sections: dict | None = None,
+                   outputs_dir: Path | None = None, links: dict | None = None):
+    """Write the report that fits the outcome into the run folder and publish it as the `ghostwatch-report` artifact.
 
-    paths = write_report(verdict, run_folder, job=job, attempts=attempts, extra_sections=extra_sections)
-    create_markdown_artifact(
-        key=ARTIFACT_REPORT, markdown=paths.markdown.read_text(), description=f"{verdict.category}: {verdict.summary}"[:500]
-    )
+    A healthy run gets the results report (metrics, confusion matrix, per-video verdicts); any other verdict the
+    investigation report. verdict.json is written either way. Links (flow run, Azure ML Studio) go in both, and the
+    Studio job is also a link artifact.
+    """
+    from tasks.results_report import REPORT_NAME, render_results_report
+    from tasks.triage import write_report
+    from tasks.triage.report import job_information
+
+    links = dict(links or {})
+    studio = (job or {}).get("studio_url") or (verdict.error_details or {}).get("studio_url")
+    if studio:
+        links.setdefault("Azure ML Studio job", studio)
+        create_link_artifact(key=ARTIFACT_STUDIO, link=studio, link_text="The job in Azure ML Studio",
+                             description="The Azure ML job of this run")
+    healthy = verdict.category == "none" and outputs_dir is not None
+    sections = dict(extra_sections or {})
+    if links and not healthy:
+        sections["Links"] = "\n".join(f"- [{label}]({url})" for label, url in links.items())
+    paths = write_report(verdict, run_folder, job=job, attempts=attempts, extra_sections=sections)
+    if healthy:
+        paths.markdown.unlink(missing_ok=True)
+        paths.markdown = Path(run_folder) / REPORT_NAME
+        files = {"Report": str(paths.markdown), "Predictions": str(Path(outputs_dir) / "predictions.jsonl"),
+                 "Summary": str(Path(outputs_dir) / "summary.json"), "Run folder": str(run_folder)}
+        paths.markdown.write_text(render_results_report(
+            outputs_dir, job_information(job).get("Job name", "job"), verdict.summary, files, links,
+            job_information(job)), encoding="utf-8")
+    markdown = paths.markdown.read_text()
+    create_markdown_artifact(key=ARTIFACT_REPORT, markdown=markdown,
+                             description=(f"Results: {verdict.summary}" if healthy
+                                          else f"Investigation: {verdict.category}: {verdict.summary}")[:500])
+    get_run_logger().info("%s report: %s", "results" if healthy else "investigation", paths.markdown)
     return paths
 
 
 @task(name="publish-results", cache_policy=NO_CACHE)
 def publish_results(outputs_dir: Path) -> dict | None:
     """Publish the job's predictions (from its collected evidence) as a table artifact; returns summary.json, if any."""
-    predictions = outputs_dir / "predictions.jsonl"
-    rows = []
-    if predictions.exists():
-        with predictions.open() as lines:
-            for line in itertools.islice(lines, RESULTS_TABLE_ROWS):
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                rows.append({k: record.get(k) for k in ("video", "verdict", "start_second", "actor", "label", "error")})
+    from tasks.results_report import table_rows
+
+    rows = table_rows(outputs_dir, RESULTS_TABLE_ROWS)
     if rows:
-        create_table_artifact(key=ARTIFACT_RESULTS, table=rows, description="Ghost-probing predictions per video")
+        create_table_artifact(key=ARTIFACT_RESULTS, table=rows,
+                              description="Ghost-probing verdict per video, the model's reason, and whether it was right")
     summary = outputs_dir / "summary.json"
     return json.loads(summary.read_text()) if summary.exists() else None
 
 
 @task(name="send-alert", cache_policy=NO_CACHE)
-def send_alert(alert: Alert, webhook_url: str | None, report_path: Path) -> bool:
-    """Alert Slack when a webhook is configured, else say where the report is. Returns True when Slack took it."""
-    logger = get_run_logger()
-    if not webhook_url:
-        logger.warning("no Slack webhook configured (SLACK_WEBHOOK_URL); the report is at %s", report_path)
-        print(f"ghostwatch: {alert.title}: {alert.category}. Report: {report_path}")
-        return False
-    post_alert(alert, webhook_url)
-    logger.info("Slack alert sent (%s)", alert.category)
-    return True
+def send_alert(alert: Alert, run_folder: Path, block_name: str | None, report_path: Path):
+    """Alert Slack once (webhook from the Secret block, else SLACK_WEBHOOK_URL); the outcome is kept in the run folder.
+
+    Never raises and never retried as a task: post_alert's own bounded retries are all the tries a run makes, and an
+    unreachable webhook must not replace the run's verdict as its failure message.
+    """
+    from flows.alerting import deliver
+
+    return deliver(alert, run_folder, block_name, report_path=report_path, logger=get_run_logger())

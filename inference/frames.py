@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.videos import VIDEO_EXTENSIONS, is_video_name
+from inference.videos import VIDEO_EXTENSIONS, job_reads
 
 
 
@@ -36,7 +36,8 @@ class Clip:
 
 
 def find_videos(folder: str | Path) -> list[Path]:
-    """Video files directly in a folder, sorted by name (the order every shard agrees on).
+    """The videos the job reads in a folder (inference.videos.job_reads: directly in it, not hidden, a video
+    extension), sorted by name (the order every shard agrees on).
 
     Args:
         folder: the folder to list.
@@ -50,7 +51,7 @@ def find_videos(folder: str | Path) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"video folder not found: {root} (check --video-folder and that the data is mounted)")
-    return sorted(p for p in root.iterdir() if p.is_file() and is_video_name(p.name))
+    return sorted(p for p in root.iterdir() if p.is_file() and job_reads(p.name))
 
 
 def sample_indices(total_frames: int, num_frames: int) -> list[int]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AzureMLSettings(BaseModel):
@@ -22,10 +22,12 @@ class AzureMLSettings(BaseModel):
     output_datastore_path: str | None = Field(
         None,
         description="azureml:// folder for the run's outputs, stable across attempts so a resubmitted job resumes; "
-        "default: workspaceblobstore/paths/ghostwatch/<flow run>/",
+        "default: `azureml://datastores/workspaceblobstore/paths/ghostwatch/<flow run>/`",
     )
-    input_mode: Literal["ro_mount", "download"] | None = Field(
-        None, description="How the job reads the videos: ro_mount (stream on demand) or download; default: the job YAML's."
+    input_mode: Literal["job_yaml", "ro_mount", "download"] = Field(
+        "job_yaml",
+        description="How the job reads the videos: `ro_mount` (stream on demand), `download` (copy first), or "
+        "`job_yaml` (what deployments/azureml/job.yaml says).",
     )
     queue_budget_minutes: float | None = Field(
         None, ge=1, description="Overrides the run's queue_budget_minutes for Azure ML jobs (default: the run's)."
@@ -47,8 +49,9 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     video_uri: str = Field(
-        description="The videos: a local folder, azureml://datastores/<name>/paths/<prefix>, "
-        "https://<account>.blob.core.windows.net/<container>/<prefix>, abfss:// or wasbs://.",
+        # Placeholders in code spans: the UI renders descriptions as markdown, which drops bare <account> as HTML.
+        description="The videos: a local folder, `azureml://datastores/<name>/paths/<prefix>`, "
+        "`https://<account>.blob.core.windows.net/<container>/<prefix>`, `abfss://` or `wasbs://`.",
         min_length=1,
     )
     labels_path: str | None = Field(
@@ -72,8 +75,10 @@ class RunConfig(BaseModel):
     max_new_tokens: int = Field(160, ge=8, le=4096, description="Most tokens the model may write per video.")
     limit: int | None = Field(None, ge=1, description="Process at most this many videos (None: all).")
     run_dir: str = Field("runs", description="Folder under which each flow run gets its own folder of reports.")
-    slack_webhook_url: SecretStr | None = Field(
-        None, description="Slack incoming-webhook URL for failure alerts; default: the SLACK_WEBHOOK_URL variable."
+    slack_webhook_block: str | None = Field(
+        "ghostwatch-slack-webhook",
+        description="Name of the Prefect Secret block that holds the Slack incoming-webhook URL for failure alerts "
+        "(the URL itself is never a parameter); without the block, the SLACK_WEBHOOK_URL variable.",
     )
     max_attempts: int = Field(3, ge=1, le=10, description="Job attempts at most, remediation included.")
     poll_initial_seconds: float = Field(2.0, gt=0, le=600, description="First poll interval while watching the job.")
@@ -91,6 +96,10 @@ class RunConfig(BaseModel):
     max_failed_fraction: float = Field(
         0.05, ge=0, le=1,
         description="Failure budget: a job whose share of failed videos is above this is `output_invalid`.",
+    )
+    output_conflict: Literal["stop", "new_folder"] = Field(
+        "stop", description="When the output folder holds predictions made with another model, family, frame count or "
+        "prompt: stop before queueing (stop), or write this run into a fresh sub-folder of it (new_folder).",
     )
     azureml: AzureMLSettings | None = Field(None, description="Azure ML workspace and compute (backend 'azureml').")
 

@@ -70,6 +70,23 @@ def test_a_failing_workspace_lookup_is_a_storage_error_not_a_crash():
     with pytest.raises(StorageError) as failed:
         resolve_location("azureml://datastores/workspaceblobstore/paths/x", Unreachable())
     assert failed.value.rule == "datastore_lookup_failed" and "unreachable" in failed.value.detail
+    assert failed.value.category == "service_error"
+
+
+def test_an_expired_token_at_the_workspace_lookup_is_a_credential_problem_not_a_service_error():
+    """issue 11, fault matrix 'expired token': the datastore lookup's 401 ExpiredAuthenticationToken is what preflight
+    sees first; it names the credential (sign in again), not the service."""
+    from tasks.backends.azureml_errors import AzureMLAuthError
+
+    class Expired:
+        def get_datastore(self, name):
+            raise AzureMLAuthError("get datastore workspaceblobstore: Azure refused the credential (ExpiredAuthenticationToken: "
+                                   "The access token expiry UTC time '7/21/2025 5:00:00 AM' is earlier than current UTC time).")
+
+    with pytest.raises(StorageError) as failed:
+        resolve_location("azureml://datastores/workspaceblobstore/paths/x", Expired())
+    assert failed.value.category == "credential_invalid_or_expired"
+    assert failed.value.rule == "token_expired" and "az login" in failed.value.fix
 
 
 @pytest.mark.parametrize("uri, says", [
@@ -131,3 +148,43 @@ def test_datastore_uri_parser_reads_both_forms_and_refuses_others():
     assert parse_datastore_uri("azureml://datastores/store/paths/") == ("store", "")
     for text in ("https://acct.blob.core.windows.net/c/p", "azureml://datastores/store", "", None):
         assert parse_datastore_uri(text) is None
+
+
+class _ListingStore:
+    """Stands in for AzureBlob: every credential lists two clips."""
+
+    def __init__(self, location, auth, credential, **_):
+        self.auth = auth
+
+    def list(self):
+        from tasks.datastore.base import BlobInfo
+
+        return [BlobInfo(name="a.avi", size=1), BlobInfo(name="b.avi", size=1)]
+
+
+def test_a_key_or_sas_the_job_will_not_have_is_not_proof_the_job_can_read(monkeypatch):
+    """issue 11 item 6: an https:// input read with this machine's key (or the URL's SAS) lists fine, but the job reads
+    the credential-less path with its managed identity: preflight warns and does not count the listing as proof."""
+    from tasks.datastore import access
+
+    monkeypatch.setattr(access, "AzureBlob", _ListingStore)
+    keyed = resolve_location("https://acct1.blob.core.windows.net/videos/x", environ={"AZURE_STORAGE_KEY": "a2V5"})
+    outcome = access.open_and_list(keyed, token_credential=object())
+    assert outcome.listing and not outcome.problems
+    assert outcome.report.auth == "account_key" and not outcome.report.job_access_proven
+    [notice] = outcome.notices
+    assert notice.rule == "job_access_unproven" and "managed identity" in notice.detail and "a2V5" not in notice.detail
+
+    sas = resolve_location("https://acct1.blob.core.windows.net/videos/x?sv=2024&sp=rl&sig=SECRETSIG", environ={})
+    outcome = access.open_and_list(sas, token_credential=object())
+    assert not outcome.report.job_access_proven and outcome.notices[0].rule == "job_access_unproven"
+
+    # A datastore's stored key goes with the job (azureml:// input): that listing is proof.
+    class Workspace:
+        def get_datastore(self, name):
+            return DatastoreInfo(name=name, account_name="acct1", container_name="videos", credential_type="account_key",
+                                 secret="a2V5")
+
+    stored = resolve_location("azureml://datastores/videos/paths/x", Workspace())
+    outcome = access.open_and_list(stored, token_credential=object())
+    assert outcome.report.job_access_proven and not outcome.notices

@@ -107,14 +107,16 @@ class Scene:
         values = dict(
             video_uri=f"azureml://datastores/workspaceblobstore/paths/{PREFIX}", labels_path=None,
             expected_count=CLIPS, backend="azureml", run_dir=str(self.tmp_path / "runs"), max_attempts=3,
-            poll_initial_seconds=0.2, poll_max_seconds=0.5, slack_webhook_url=self.slack_url,
+            poll_initial_seconds=0.2, poll_max_seconds=0.5, slack_webhook_block=None,
             azureml=AzureMLSettings(subscription_id=self.fake.subscription_id, resource_group=self.fake.resource_group,
                                     workspace_name=self.fake.workspace),
         )
         values.update(overrides)
+        os.environ["SLACK_WEBHOOK_URL"] = self.slack_url  # the webhook is never a parameter (issue 12)
         return RunConfig(**values)
 
     def close(self) -> None:
+        os.environ.pop("SLACK_WEBHOOK_URL", None)
         self.slack.__exit__(None, None, None)
         self.identity.__exit__(None, None, None)
         self.fake.stop()
@@ -196,7 +198,7 @@ def identity_without_role(scene: Scene):
 
 def expired_token(scene: Scene):
     scene.fake.all_tokens_expired = True
-    return scene.config(), ("Failed", {"credential_invalid_or_expired", "other"}, 0)
+    return scene.config(), ("Failed", "credential_invalid_or_expired", 0)
 
 
 def corrupt_video(scene: Scene):
@@ -270,13 +272,167 @@ def rerun_with_another_model(scene: Scene):
     assert ok, first["text"]
     scene.slack.posts.clear()
     azure = scene.config().azureml.model_copy(update={"output_datastore_path": folder})
+    # The orchestrator reads the folder's resume keys and stops before queueing: the first run's job is the only one.
     return scene.config(azureml=azure, model="llava-hf/llava-onevision-qwen2-7b-ov-hf", model_family="llava-onevision"), \
-        ("Failed", {"job_config_invalid", "user_script_error", "other"}, 2)
+        ("Failed", "job_config_invalid", 1)
 
 
 def slack_down(scene: Scene):
     scene.slack.responses = [(503, {})] * 10
     return scene.config(video_uri="azureml://datastores/workspaceblobstore/paths/DADA-100-Videos/"), ("Failed", "data_not_found", 0)
+
+
+# ---------------------------------------------------------------- the flow as a worker runs it, in its own process
+ENTRYPOINT = "flows/ghost_probing.py:ghost_probing"
+
+
+class EngineProcess:
+    """One flow run executed as a worker executes it (`python -m prefect.engine`, the flow loaded from its entrypoint),
+    against the harness's API; killed with SIGKILL like a lost machine or a worker that stops a run without grace."""
+
+    def __init__(self, scene: Scene, flow_run_id) -> None:
+        import subprocess
+        import sys
+
+        from prefect.settings import PREFECT_API_URL
+
+        env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT__FLOW_ENTRYPOINT": ENTRYPOINT,
+               "PREFECT__FLOW_RUN_ID": str(flow_run_id), "PYTHONPATH": str(REPO)}
+        self.log = (scene.tmp_path / f"engine-{time.monotonic_ns()}.log").open("wb")
+        self.process = subprocess.Popen([sys.executable, "-m", "prefect.engine"], cwd=REPO, env=env,
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        import signal
+
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.log.close()
+
+    def wait(self, timeout: float = 180) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            self.log.close()
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def create_flow_run(config: RunConfig):
+    """A flow run of ghost-probing with the run's config as its parameter (what a deployment run or the UI creates)."""
+    from prefect.client.orchestration import get_client
+
+    from flows.ghost_probing import ghost_probing
+
+    parameters = config.model_dump(mode="json")
+    with get_client(sync_client=True) as client:
+        return client.create_flow_run(ghost_probing, parameters={"config": parameters})
+
+
+def flow_run_state(flow_run_id) -> str:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id).state.name
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def watching(scene: Scene, run_dir: Path):
+    """True once the flow run watches a running job (its record holds the submitted job, not only the planned one)."""
+    from flows.run_state import active_job
+
+    def check() -> bool:
+        running = [j for j in scene.fake.jobs.values() if scene.fake.job_state(j) == "Running"]
+        folders = list(run_dir.glob("*")) if run_dir.exists() else []
+        handle = active_job(folders[0]) if folders else None
+        return bool(running) and handle is not None and not handle.details.get("planned")
+
+    return check
+
+
+def retry_flow_run(flow_run_id) -> None:
+    """What the UI's Retry does: force the (failed, crashed or stale) flow run back to AwaitingRetry."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import AwaitingRetry
+
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(flow_run_id, AwaitingRetry(message="Retry from the UI"), force=True)
+
+
+def summary_of(config: RunConfig, flow_run_id) -> dict:
+    """The finished flow run as run_and_describe reports it: its state, and the verdict from its run folder."""
+    from prefect.client.orchestration import get_client
+
+    from flows.run_state import run_folder_for
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(flow_run_id)
+    summary = {"state": flow_run.state.name, "message": flow_run.state.message, "text": f"{flow_run.state.name}: "
+               f"{flow_run.state.message}", "run_count": flow_run.run_count}
+    folder = run_folder_for(config.run_dir, str(flow_run_id), create=False)
+    if folder is not None:
+        summary["run_folder"] = str(folder)
+        verdict = folder / "verdict.json"
+        if verdict.exists():
+            data = json.loads(verdict.read_text())
+            summary["category"], summary["summary"] = data.get("category"), data.get("summary")
+            summary["report"] = str(folder / "investigation_report.md")
+    return summary
+
+
+def killed_mid_watch_then_retried(scene: Scene):
+    """The orchestrator's process dies (SIGKILL) while the job runs; the flow run is retried as the UI's Retry does
+    and executed again under the same id: it re-attaches to the running job instead of queueing a second one."""
+    scene.script(completed_after(scene, running=25))
+    config = scene.config()
+    flow_run = create_flow_run(config)
+    first = EngineProcess(scene, flow_run.id)
+    wait_for(watching(scene, Path(config.run_dir)), 90, "the flow run to watch a running job")
+    first.kill()
+    assert flow_run_state(flow_run.id) == "Running"  # nobody will say otherwise: the process is gone
+    retry_flow_run(flow_run.id)
+    second = EngineProcess(scene, flow_run.id)
+    second.wait()
+    summary = summary_of(config, flow_run.id)
+    if summary["run_count"] != 2:
+        summary["state"] += f" (run_count {summary['run_count']}, expected 2)"
+    return summary, ("Completed", "none", 1)
+
+
+def flow_cancelled(scene: Scene):
+    """The user cancels the flow run mid-watch (the UI's Cancel). A worker stops the flow's process and runs the
+    flow's on_cancellation hooks in its own process: they find the job on record in the run folder and cancel it."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelled, Cancelling
+
+    from flows.ghost_probing import ghost_probing
+
+    scene.script(completed_after(scene, running=120))
+    config = scene.config()
+    flow_run = create_flow_run(config)
+    engine = EngineProcess(scene, flow_run.id)
+    wait_for(watching(scene, Path(config.run_dir)), 90, "the flow run to watch a running job")
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(flow_run.id, Cancelling(message="Cancelled from the UI"), force=True)
+        engine.kill()  # what a worker does to a run that does not stop by itself
+        state = Cancelled(message="Cancelled from the UI")
+        client.set_flow_run_state(flow_run.id, state, force=True)
+        for hook in ghost_probing.on_cancellation_hooks:  # as the worker runs them, outside the flow's process
+            hook(ghost_probing, client.read_flow_run(flow_run.id), state)
+    return summary_of(config, flow_run.id), ("Cancelled", "(none)", 1)
+
+
+def completed_after(scene: Scene, running: float) -> Lifecycle:
+    return quick(lifecycles.completed(predictions_total=CLIPS), Phase("Queued", 0.3), Phase("Running", running),
+                 Phase("Completed"), videos=names(scene))
 
 
 FAULTS = {
@@ -295,6 +451,8 @@ FAULTS = {
     "95 % of videos failing": most_videos_failing,
     "a rerun with another model into the same folder": rerun_with_another_model,
     "Slack down": slack_down,
+    "the orchestrator killed mid-watch and the flow run retried": killed_mid_watch_then_retried,
+    "the flow cancelled": flow_cancelled,
 }
 
 
@@ -302,10 +460,10 @@ FAULTS = {
 def test_fault(fault, prefect_harness, clean_azure_env, clips, tmp_path):
     scene = Scene(fault, clean_azure_env, clips, tmp_path)
     try:
+        started = time.time()
         config, (state, verdict, jobs) = FAULTS[fault](scene)
         states = {state} if isinstance(state, str) else set(state)
-        started = time.time()
-        summary, _ = run_and_describe(config)
+        summary = config if isinstance(config, dict) else run_and_describe(config)[0]
         row = scene.measure(summary, started)
         row.check(summary["state"] if summary["state"] in states else sorted(states)[0], verdict, jobs)
         extra = ROW_CHECKS.get(fault)
@@ -367,3 +525,4 @@ ROW_CHECKS = {
     "a rerun with another model into the same folder": _no_mixed_predictions,
     "Slack down": _slack_refusal_is_not_the_verdict,
 }
+

@@ -100,11 +100,12 @@ def secrets_in(text: str, identity: ManagedIdentityEndpoint) -> list[str]:
     return found
 
 
-def test_seed_failure_is_submitted_watched_triaged_reported_and_alerted_once(prefect_harness, live_fake, managed_identity, tmp_path):
+def test_seed_failure_is_submitted_watched_triaged_reported_and_alerted_once(monkeypatch, prefect_harness, live_fake, managed_identity, tmp_path):
     live_fake.script(quick(lifecycles.stream_not_found(), Phase("Queued", 0.3), Phase("Preparing", 0.3),
                            Phase("Running", 0.4), Phase("Failed")))
     with SlackWebhookServer() as slack:
-        summary, ok = run_and_describe(config_for(live_fake, tmp_path, slack_webhook_url=slack.url))
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+        summary, ok = run_and_describe(config_for(live_fake, tmp_path))
 
     assert not ok and summary["state"] == "Failed", summary["text"]
     assert summary["category"] == "data_not_found"
@@ -132,7 +133,7 @@ def test_seed_failure_is_submitted_watched_triaged_reported_and_alerted_once(pre
     assert secrets_in(Path(summary["verdict_json"]).read_text(), managed_identity) == []
 
 
-def test_preempted_attempt_is_resubmitted_to_the_same_folder_and_resumes_to_completion(prefect_harness, live_fake, managed_identity, clips, tmp_path):
+def test_preempted_attempt_is_resubmitted_to_the_same_folder_and_resumes_to_completion(monkeypatch, prefect_harness, live_fake, managed_identity, clips, tmp_path):
     names = tuple(clip.name for clip in clips)
     live_fake.script(
         quick(lifecycles.preempted(predictions_total=2), Phase("Queued", 0.3), Phase("Running", 0.6), Phase("Failed"),
@@ -141,7 +142,8 @@ def test_preempted_attempt_is_resubmitted_to_the_same_folder_and_resumes_to_comp
               Phase("Finalizing", 0.2), Phase("Completed"), videos=names),
     )
     with SlackWebhookServer() as slack:
-        summary, ok = run_and_describe(config_for(live_fake, tmp_path, slack_webhook_url=slack.url))
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+        summary, ok = run_and_describe(config_for(live_fake, tmp_path))
 
     assert ok and summary["state"] == "Completed", summary["text"]
     assert summary["category"] == "none"
@@ -163,12 +165,13 @@ def test_preempted_attempt_is_resubmitted_to_the_same_folder_and_resumes_to_comp
     assert slack.posts == [], "a run that recovered raises no alert"
 
 
-def test_not_responding_job_ends_the_flow_with_a_clear_verdict(prefect_harness, live_fake, managed_identity, tmp_path):
+def test_not_responding_job_ends_the_flow_with_a_clear_verdict(monkeypatch, prefect_harness, live_fake, managed_identity, tmp_path):
     not_responding = quick(lifecycles.not_responding(), Phase("Queued", 0.3), Phase("Running", 0.6), Phase("NotResponding"))
     # Scripted for every attempt the run may make; a node that stops responding is resubmitted once, then the run stops.
     live_fake.script(not_responding, not_responding, not_responding)
     with SlackWebhookServer() as slack:
-        summary, ok = run_and_describe(config_for(live_fake, tmp_path, slack_webhook_url=slack.url))
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+        summary, ok = run_and_describe(config_for(live_fake, tmp_path))
 
     assert not ok and summary["state"] == "Failed", summary["text"]
     assert summary["category"] == "service_error" and "NotResponding" in summary["summary"]
@@ -243,12 +246,13 @@ def test_cancelling_the_flow_run_cancels_the_azure_job(prefect_harness, live_fak
         assert client.read_flow_run(flow_run_id).state.name in ("Cancelling", "Cancelled")
 
 
-def test_permanent_submit_error_is_a_triaged_config_verdict_with_one_alert(prefect_harness, live_fake, managed_identity, tmp_path):
+def test_permanent_submit_error_is_a_triaged_config_verdict_with_one_alert(monkeypatch, prefect_harness, live_fake, managed_identity, tmp_path):
     """issue 11 item 10: a 400 at submit is not retried three times and then a traceback; it is job_config_invalid."""
     live_fake.add_fault(r"/jobs/gw-[^/]+$", 5, status=400, method="PUT", code="UserError",
                         message="Environment ghostwatch-llava:3 was deleted while the job was being created.")
     with SlackWebhookServer() as slack:
-        summary, ok = run_and_describe(config_for(live_fake, tmp_path, slack_webhook_url=slack.url))
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+        summary, ok = run_and_describe(config_for(live_fake, tmp_path))
 
     assert not ok and summary["state"] == "Failed", summary["text"]
     assert summary.get("category") == "job_config_invalid", summary["text"]

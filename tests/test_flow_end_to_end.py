@@ -48,7 +48,8 @@ def read_artifact(key: str):
 
 
 def test_healthy_run_predicts_every_clip_and_reports(prefect_harness, datastore, tiny_model, tmp_path):
-    summary, ok = run_and_describe(config_for(datastore, tiny_model, tmp_path))
+    # One corrupt clip in nine is over the default failure budget (5 %); this run tolerates it to check it is recorded.
+    summary, ok = run_and_describe(config_for(datastore, tiny_model, tmp_path, max_failed_fraction=0.2))
     assert summary["state"] == "Completed", summary["text"]
     assert ok and summary["category"] == "none"
     lines = [json.loads(l) for l in Path(summary["predictions"]).read_text().splitlines()]
@@ -62,10 +63,11 @@ def test_healthy_run_predicts_every_clip_and_reports(prefect_harness, datastore,
     assert read_artifact("ghostwatch-report") and read_artifact("ghostwatch-results")
 
 
-def test_missing_datastore_path_fails_before_submission_and_alerts(prefect_harness, datastore, tiny_model, tmp_path):
+def test_missing_datastore_path_fails_before_submission_and_alerts(monkeypatch, prefect_harness, datastore, tiny_model, tmp_path):
     missing = datastore.folder.parent / MISSING_FOLDER
     with SlackWebhookServer() as slack:
-        config = config_for(datastore, tiny_model, tmp_path, video_uri=str(missing), slack_webhook_url=slack.url)
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+        config = config_for(datastore, tiny_model, tmp_path, video_uri=str(missing))
         summary, ok = run_and_describe(config)
     assert not ok and summary["state"] == "Failed"
     assert summary["category"] == "data_not_found"

@@ -27,16 +27,16 @@ def test_deploy_and_trigger_from_the_prefect_cli(prefect_harness, tmp_path):
     prefect_cli("--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml", env=env)
 
     with get_client(sync_client=True) as client:
-        deployment = client.read_deployment_by_name("ghost-probing/local")
+        deployment = client.read_deployment_by_name("ghost-probing/local-demo")
     # The UI renders the run form from this schema: RunConfig's fields, each described.
     schema = json.dumps(deployment.parameter_openapi_schema)
-    for field in ("video_uri", "num_frames", "slack_webhook_url", "model_family"):
+    for field in ("video_uri", "num_frames", "slack_webhook_block", "model_family"):
         assert field in schema
     assert "Frames sampled uniformly from each video." in schema
 
     missing = tmp_path / "DADA-100-videos"
     params = {"video_uri": str(missing), "run_dir": str(tmp_path / "runs"), "expected_count": 4}
-    out = prefect_cli("deployment", "run", "ghost-probing/local", "--param", f"config={json.dumps(params)}", env=env)
+    out = prefect_cli("deployment", "run", "ghost-probing/local-demo", "--param", f"config={json.dumps(params)}", env=env)
     assert "Created flow run" in out
     prefect_cli("worker", "start", "--pool", "ghostwatch", "--run-once", env=env, timeout=300)
 

@@ -84,7 +84,8 @@ class AzureMLBackend:
         self.settings = settings
         self.job_yaml = Path(job_yaml or getattr(settings, "job_yaml", None) or DEFAULT_JOB_YAML)
         self.clock = clock or SystemClock()
-        self.input_mode = input_mode or getattr(settings, "input_mode", None)
+        mode = input_mode or getattr(settings, "input_mode", None)
+        self.input_mode = None if mode == "job_yaml" else mode  # job_yaml: keep the YAML's mode
         self.call_attempts = call_attempts
         self.resolver = MLClientDatastoreResolver(ml_client)
         self._details: dict[str, dict[str, Any]] = {}

@@ -63,11 +63,15 @@ def watch_job(
     clock: Clock | None = None,
     on_status: Callable[[JobStatus], None] | None = None,
     rng: random.Random | None = None,
+    on_poll: Callable[[JobStatus], None] | None = None,
+    schedule: Callable[[float], float] | None = None,
 ) -> JobOutcome:
     """Poll `backend` until the job reaches a final state or a budget runs out, then collect its evidence.
 
     Transient errors (TransientBackendError) are tolerated and retried; after `max_consecutive_errors` in a row the
     watch gives up, cancels the job and the outcome says why. When a budget is exceeded the job is cancelled.
+    `on_poll` sees every status read (progress, log lines); `schedule` turns the backoff's next interval into the one
+    to wait (an ETA-aware policy, tasks/backends/eta_poll.py).
     """
     clock = clock or SystemClock()
     rng = rng or random.Random()
@@ -97,6 +101,8 @@ def watch_job(
                 break
             clock.sleep(max(exc.retry_after or 0.0, next(intervals)))
             continue
+        if on_poll:
+            on_poll(status)
         if status.state != last_state:
             log.info("job %s is %s", handle.name, status.state.value)
             last_state = status.state
@@ -119,6 +125,8 @@ def watch_job(
             backend.cancel(handle)
             break
         base = next(intervals)
+        if schedule:
+            base = schedule(base)
         clock.sleep(base * (1 + rng.uniform(-policy.jitter, policy.jitter)))
     evidence = backend.collect_evidence(handle, evidence_dir)
     if gave_up:

@@ -35,6 +35,7 @@ class AccessReport:
     identity_input: str = ""  # what a job with `identity: managed` must read: a path that carries no stored credential
     suggestions: list[str] = field(default_factory=list)  # nearest existing prefixes when the path is missing
     attempts: list[str] = field(default_factory=list)  # each credential tried and what came of it
+    job_access_proven: bool = True  # False: preflight read with a credential the job will not have (its key or SAS)
     retries: int = 0  # transient failures retried
 
     def to_dict(self) -> dict:
@@ -152,6 +153,11 @@ def _open_blob(location, token_credential, credential_factory, clock, retry, rng
             break
         report.attempts.append(f"{auth}: listed {len(listing)} blobs")
         outcome.store, outcome.listing = store, listing
+        if auth in ("account_key", "sas") and not location.datastore:
+            # The key or SAS came with the URL or this machine's environment; the job gets neither and reads the
+            # credential-less path with its own identity, which this listing has not tried.
+            report.job_access_proven = False
+            outcome.notices.append(_unproven(location, auth))
         if not listing:
             outcome.problems.append(_missing_prefix(store, location, report))
         break
@@ -161,6 +167,17 @@ def _open_blob(location, token_credential, credential_factory, clock, retry, rng
         # Stored datastore credentials win over the job's identity: the job must read a path that carries none.
         report.job_input = location.credential_less_url or location.uri
     return outcome
+
+
+def _unproven(location: Location, auth: str) -> StorageError:
+    return StorageError(
+        rule="job_access_unproven", category="storage_permission_denied",
+        detail=(f"preflight read {location.account}/{location.container}/{location.prefix} with {'an account key' if auth == 'account_key' else 'a SAS token'} "
+                "given on this machine, which the job will not have: the job reads with its managed identity, so this "
+                "listing does not prove the job can read the data"),
+        fix=(f"Give the job's identity the role `Storage Blob Data Reader` on {location.account}/{location.container}, "
+             "or register the container as an Azure ML datastore (with its key or SAS) and run on its azureml:// path."),
+    )
 
 
 def _missing_prefix(store: AzureBlob, location: Location, report: AccessReport) -> StorageError:

@@ -88,8 +88,9 @@ class AzureBlob:
             infos = []
             for blob in self._container.list_blobs(name_starts_with=self.prefix or None):
                 name = blob.name[len(self.prefix):]
-                # Folder markers of hierarchical accounts, and hidden files the job would skip.
-                if not name or name.endswith("/") or any(part.startswith(".") for part in name.split("/")):
+                # Folder markers of hierarchical accounts, and hidden folders; hidden files are listed, for preflight
+                # to say the job skips them (inference.videos.job_reads).
+                if not name or name.endswith("/") or any(part.startswith(".") for part in name.split("/")[:-1]):
                     continue
                 infos.append(BlobInfo(name=name, size=int(blob.size or 0), modified=blob.last_modified))
             return sorted(infos, key=lambda info: info.name)

@@ -10,7 +10,7 @@ from tasks.datastore.base import BlobInfo, StorageError
 
 
 class LocalFolder:
-    """Files under `root`, recursively; hidden files and folders (a leading '.') are skipped as the job skips them."""
+    """Files under `root`, recursively; the contents of hidden folders (a leading '.') are skipped."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -28,7 +28,8 @@ class LocalFolder:
         try:
             for path in self.root.rglob("*"):
                 relative = path.relative_to(self.root)
-                if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+                # Hidden folders are skipped; hidden files are listed, for preflight to say the job skips them.
+                if any(part.startswith(".") for part in relative.parts[:-1]) or not path.is_file():
                     continue
                 infos.append(self._info(path, relative.as_posix()))
         except PermissionError as exc:

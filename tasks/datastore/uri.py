@@ -167,12 +167,17 @@ def _resolve_azureml(text: str, resolver: DatastoreResolver | None) -> Location:
             fix=f"Use a datastore the workspace has (az ml datastore list) or register {name!r} first.",
         ) from None
     except Exception as exc:  # noqa: BLE001 - the workspace lookup failed (login, network, throttling): a finding
+        from tasks.datastore.errors import classify
         from tasks.redact import redact
 
+        detail = redact(f"could not look up datastore {name!r} in the workspace: {type(exc).__name__}: {exc}")[:500]
+        known = classify(exc, {"identity": "the signed-in identity"})
+        if known.category == "credential_invalid_or_expired":  # an expired sign-in is the user's to fix, not Azure's
+            raise StorageError(rule=known.rule, category=known.category, detail=detail, fix=known.fix) from None
         raise StorageError(
             rule="datastore_lookup_failed",
             category="service_error",
-            detail=redact(f"could not look up datastore {name!r} in the workspace: {type(exc).__name__}: {exc}")[:500],
+            detail=detail,
             fix="Check the workspace settings (subscription, resource group, workspace) and that this identity may "
                 "read it (`az login`, role Reader or AzureML Data Scientist on the workspace); then run again.",
         ) from None

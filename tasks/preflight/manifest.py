@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from inference.labels import LabelTable, match_labels, video_key
-from inference.videos import is_video_name
+from inference.videos import NOT_A_VIDEO, why_not_read
 from tasks.datastore.base import BlobInfo, Datastore, StorageError
 from tasks.preflight.probes import VideoProbe, probe_video
 
@@ -20,11 +20,27 @@ def extension_of(name: str) -> str:
 
 
 def split_listing(listing: list[BlobInfo], sidecar_extensions: list[str]) -> tuple[list[BlobInfo], list[BlobInfo]]:
-    """(videos, files): videos have a video extension; files are everything except sidecars (label files, notes)."""
+    """(videos, files): videos are the files the job reads (inference.videos.job_reads); files are everything except
+    hidden files and sidecars (label files, notes)."""
     sidecars = {extension.lower() for extension in sidecar_extensions}
-    files = [info for info in listing if extension_of(info.name) not in sidecars]
-    videos = [info for info in files if is_video_name(info.name)]
+    files = [info for info in listing if extension_of(info.name) not in sidecars and not _hidden(info.name)]
+    videos = [info for info in listing if why_not_read(info.name) is None]
     return videos, files
+
+
+def videos_not_read(listing: list[BlobInfo]) -> dict[str, list[str]]:
+    """Files with a video's name that the job will NOT read, by reason (in a sub-folder, hidden): what preflight
+    warns about, so nobody expects them in the results."""
+    skipped: dict[str, list[str]] = {}
+    for info in listing:
+        reason = why_not_read(info.name)
+        if reason is not None and reason != NOT_A_VIDEO:
+            skipped.setdefault(reason, []).append(info.name)
+    return skipped
+
+
+def _hidden(name: str) -> bool:
+    return any(part.startswith(".") for part in name.replace("\\", "/").split("/"))
 
 
 def choose_sample(names: list[str], sample: int | None) -> list[str]:

@@ -13,13 +13,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from inference.labels import LabelTable, match_labels, read_labels
+from inference.videos import HIDDEN, IN_SUB_FOLDER
 from tasks.clock import Clock
 from tasks.datastore import AccessReport, StorageError, open_and_list, resolve_location
 from tasks.datastore.access import AccessOutcome
 from tasks.redact import redact
 from tasks.datastore.uri import DatastoreResolver
 from tasks.preflight.expectations import ExpectationOutcome, load_suite, run_suite
-from tasks.preflight.manifest import DEFAULT_BLOB_SAMPLE, build_manifest, choose_sample, probe_names, split_listing
+from tasks.preflight.manifest import (
+    DEFAULT_BLOB_SAMPLE, build_manifest, choose_sample, probe_names, split_listing, videos_not_read,
+)
 
 __all__ = ["AccessReport", "Finding", "PreflightOptions", "PreflightResult", "run_preflight"]
 
@@ -114,6 +117,8 @@ class PreflightResult:
         auth = f"Read with: {access.auth}"
         if access.switched_to_identity:
             auth += f" (switched to managed identity because {access.switch_reason})"
+        if not access.job_access_proven:
+            auth += " (a credential the job will not have: not proof that the job, reading with its identity, can read)"
         lines.append(auth)
         if access.use_identity:
             lines.append(f"Job input: `{access.job_input}` with `identity: managed` (a credential-less path, because "
@@ -194,6 +199,7 @@ def run_preflight(options: PreflightOptions) -> PreflightResult:
 
     suite = load_suite()
     videos, files = split_listing(outcome.listing, suite.parameters.get("sidecar_extensions", []))
+    warnings += _not_read_findings(outcome.listing, location.uri)
     sample = options.probe_sample
     if sample is None:
         sample = None if location.kind == "local" else DEFAULT_BLOB_SAMPLE
@@ -246,6 +252,23 @@ def _access_finding(error: StorageError, outcome: AccessOutcome, uri: str, block
         elif siblings:
             message += f" {error.context.get('existing_parent')} holds: " + ", ".join(siblings) + "."
     return Finding(id=error.rule, category=error.category, message=redact(message), offending=[uri], blocking=blocking)
+
+
+_NOT_READ = {  # inference.videos' reasons -> (finding id, what to do)
+    IN_SUB_FOLDER: ("videos_in_sub_folders", "Move them into the top folder, or run once per sub-folder."),
+    HIDDEN: ("hidden_video_files", "Delete them (`dot_clean` or `find . -name '._*' -delete` on macOS); they hold no video."),
+}
+
+
+def _not_read_findings(listing, uri: str) -> list[Finding]:
+    """Warnings for files named like videos that the job will not read, so nobody waits for their predictions."""
+    findings = []
+    for reason, names in videos_not_read(listing).items():
+        finding_id, fix = _NOT_READ[reason]
+        findings.append(Finding(finding_id, "data_quality",
+                                f"{len(names)} video file(s) at {uri} will not be read by the job: {reason}. {fix}",
+                                names, blocking=False))
+    return findings
 
 
 def _read_labels(path: str | None) -> tuple[LabelTable | None, Finding | None]:

@@ -78,13 +78,13 @@ class Lifecycle:
                     lines.append(json.dumps({
                         "video": video, "verdict": None, "positive": None, "raw_text": None,
                         "error": "decord: cannot decode video stream (Invalid data found when processing input)",
-                        "model": "llava-hf/LLaVA-NeXT-Video-7B-hf", "model_family": "llava-next-video",
+                        "model": "llava-hf/LLaVA-NeXT-Video-7B-hf", "model_family": "llava-next-video", **_KEY_REST,
                     }))
                     continue
                 lines.append(json.dumps({
                     "video": video, "verdict": verdict, "positive": verdict == "yes", "error": None,
                     "raw_text": json.dumps({"ghost_probing": verdict, "start_second": 1.0 if verdict == "yes" else None}),
-                    "model": "llava-hf/LLaVA-NeXT-Video-7B-hf", "model_family": "llava-next-video",
+                    "model": "llava-hf/LLaVA-NeXT-Video-7B-hf", "model_family": "llava-next-video", **_KEY_REST,
                 }))
         files: dict[str, bytes] = {}
         if lines:
@@ -95,6 +95,16 @@ class Lifecycle:
                 "model": "llava-hf/LLaVA-NeXT-Video-7B-hf",
             }).encode()
         return files
+
+
+def _default_key_rest() -> dict:
+    """The rest of the real job's resume key for the default RunConfig (16 frames, the default prompt)."""
+    from inference.outputs import prompt_sha256
+
+    return {"num_frames": 16, "prompt_sha256": prompt_sha256(None)}
+
+
+_KEY_REST = _default_key_rest()
 
 
 def stream_not_found() -> Lifecycle:
