@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import sys
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import yaml  # noqa: E402
 
 from tasks.triage import classify_message, classify_record, default_catalogue, triage_evidence  # noqa: E402
+from tasks.triage.batch import default_jobs  # noqa: E402
 from tasks.triage.classify import scan_message  # noqa: E402
 from tasks.triage.structured import normalise  # noqa: E402
 from tasks.triage.evaluate import (format_confidence, format_confusion, format_matrix, format_table, load_corpus,  # noqa: E402
@@ -108,12 +110,25 @@ def machine_speed() -> float:
     return 1 / best
 
 
-def cli_classify(source: Path, output: Path) -> list[str]:
-    """The `ghostwatch triage --classify-jsonl` path in this process: read JSON lines, classify, write JSON lines."""
+def cli_classify(source: Path, output: Path, jobs: int = 1) -> list[str]:
+    """The `ghostwatch triage --classify-jsonl --jobs N` path: read JSON lines, classify, write JSON lines."""
     from flows.cli.triage import _classify_corpus
 
-    _classify_corpus(source, output)
+    _classify_corpus(source, output, jobs)
     return [json.loads(line)["category"] for line in output.read_text(encoding="utf-8").splitlines()]
+
+
+def cpu_seconds(fn) -> float:
+    """CPU seconds (user + system) of this process and of the child processes it waited for while running fn."""
+    import resource
+
+    def total() -> float:
+        mine, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return mine.ru_utime + mine.ru_stime + kids.ru_utime + kids.ru_stime
+
+    before = total()
+    fn()
+    return total() - before
 
 
 def best_of(repeats: int, fn) -> tuple[float, float, object]:
@@ -129,6 +144,7 @@ def throughput(messages: list[str], catalogue, rules, repeats: int = 3) -> None:
         classify_record({"id": 0, "message": m}, catalogue=catalogue)
     speed = machine_speed()
     n = len(messages)
+    jobs = default_jobs()
     folder = Path(tempfile.mkdtemp(prefix="bench_triage_jsonl_"))
     source, output = folder / "messages.jsonl", folder / "rows.jsonl"
     source.write_text("".join(json.dumps({"id": i, "message": m}) + "\n" for i, m in enumerate(messages)),
@@ -138,19 +154,21 @@ def throughput(messages: list[str], catalogue, rules, repeats: int = 3) -> None:
                                                                                  catalogue=catalogue)
                                                                  for i, m in enumerate(messages)]),
         ("--classify-jsonl path (read, classify, write)", lambda: cli_classify(source, output)),
+        (f"--classify-jsonl --jobs {jobs} (processes)", lambda: cli_classify(source, output, jobs)),
         ("classify_message (whole Verdict, evidence)", lambda: [classify_message(m, catalogue=catalogue).category
                                                                 for m in messages]),
         ("core (all hits, best by priority)", lambda: [core_classify(m, catalogue) for m in messages]),
     ]
+    print(f"cores: {os.cpu_count()} (this process may use {default_jobs()}); --jobs {jobs}")
     print(f"catalogue: {len(rules)} rules, {len(catalogue.benign)} benign patterns; {n} messages, best of {repeats} "
           f"runs; machine speed before: {speed:.0f} M empty-loop iterations/s (lower: a busier machine)")
     print(f"{'':48} {'wall msg/s':>11} {'CPU msg/s':>10}   goal {GOAL:,}/s")
-    results = {}
+    results, timings = {}, {}
     for name, fn in runs:
         before = machine_speed()
         wall, cpu, value = best_of(repeats, fn)
         speed = max(before, machine_speed())
-        results[name] = value
+        results[name], timings[name] = value, wall
         # The same run scaled to a machine that does REFERENCE_SPEED M empty-loop iterations/s: a projection that
         # takes out how busy the shared machine was, not a measurement.
         scaled = n / wall * REFERENCE_SPEED / speed
@@ -160,11 +178,24 @@ def throughput(messages: list[str], catalogue, rules, repeats: int = 3) -> None:
     naive = [naive_classify(m, rules) for m in messages[: max(1, n // 10)]]
     naive_s = time.perf_counter() - started
     print(f"{'naive: every regex on every line (1/10 of them)':48} {len(naive) / naive_s:11.0f}")
-    shutil.rmtree(folder, ignore_errors=True)
     rows = results["classify_record (one --classify-jsonl row)"]
     cli = results["--classify-jsonl path (read, classify, write)"]
     core = results["core (all hits, best by priority)"]
     full = results["classify_message (whole Verdict, evidence)"]
+    parallel = results[f"--classify-jsonl --jobs {jobs} (processes)"]
+    single_s, parallel_s = timings["--classify-jsonl path (read, classify, write)"], timings[f"--classify-jsonl --jobs {jobs} (processes)"]
+    print(f"--classify-jsonl: one process {n / single_s:,.0f} msg/s, --jobs {jobs} {n / parallel_s:,.0f} msg/s "
+          f"(x{single_s / parallel_s:.2f}); goal {GOAL:,}/s: {n / single_s / GOAL:.2f}x and {n / parallel_s / GOAL:.2f}x "
+          f"of it; outputs identical: {parallel == cli}")
+    # On a machine other sessions keep busy, wall time says how busy it was. CPU seconds, this process's and its
+    # workers' together, say what the parallel path costs per message: its overhead over one process, and what
+    # `jobs` idle cores would give (a projection, printed as such).
+    cpu_one = cpu_seconds(lambda: cli_classify(source, output))
+    cpu_many = cpu_seconds(lambda: cli_classify(source, output, jobs))
+    print(f"  CPU seconds (parent + workers): one process {cpu_one:.2f}, --jobs {jobs} {cpu_many:.2f} "
+          f"({100 * (cpu_many / cpu_one - 1):+.0f} % overhead); on {jobs} idle cores --jobs {jobs} would do about "
+          f"{jobs * n / cpu_many:,.0f} msg/s ({jobs * n / cpu_many / GOAL:.2f}x the goal; projection, not measured)")
+    shutil.rmtree(folder, ignore_errors=True)
     same = sum(r["category"] == c == f == j for r, c, f, j in zip(rows, core, full, cli))
     print(f"  the row, the CLI, the core and the whole Verdict agree on {same}/{n} messages; machine speed after: "
           f"{machine_speed():.0f} M iterations/s")

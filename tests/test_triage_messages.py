@@ -129,3 +129,31 @@ def test_classify_jsonl_survives_bad_lines_and_reports_them(tmp_path, capsys):
     assert (rows["empty"]["category"], rows["empty"]["confidence"]) == ("other", "low")
     assert rows["nested"]["category"] == "compute_unavailable"
     assert all({"confidence", "runner_up"} <= set(r) for r in rows.values())
+
+
+# --- taxonomy decisions (round 3) ------------------------------------------------------------------------------------
+
+def test_newly_initialised_weights_then_garbage_is_the_load_not_the_outputs():
+    # model_load_failed's definition: weights left newly initialised make every answer noise. The cause wins over
+    # the symptom, as output_checks.py decides for a Completed job whose summary lists fresh weights.
+    message = ("Some weights of LlavaForConditionalGeneration were not initialized from the model checkpoint at ./ckpt "
+               "and are newly initialized: ['multi_modal_projector.linear_1.weight'] ... the outputs are gibberish")
+    assert classify_record({"id": 1, "message": message})["category"] == "model_load_failed"
+    # checkpoint weights the class did not use leave the model whole: not a load failure by that definition
+    unused = ("Some weights of the model checkpoint were not used when initializing the model ... "
+              "the model only generates empty strings")
+    assert classify_record({"id": 2, "message": unused})["category"] == "output_invalid"
+
+
+@pytest.mark.parametrize("message, category", [
+    ("Job timed out while queued: no nodes were allocated within 3600 seconds", "compute_unavailable"),
+    ("Failed to flush task queue within 120 seconds", "timeout"),  # a task queue, not the job queue
+    ("limits.timeout must be a positive integer", "job_config_invalid"),
+    ("yaml.scanner.ScannerError: mapping values are not allowed here", "job_config_invalid"),
+    ("Exception: no videos matched the pattern", "user_script_error"),
+    ("Evicted: The node was low on resource: memory.", "host_oom_killed"),
+    ("HTTP 503 Service Unavailable from https://management.azure.com/subscriptions/...", "service_error"),
+    ("Trained for 500 steps; the response is always the same sentence", "output_invalid"),
+])
+def test_round_three_vocabulary(message, category):
+    assert classify_record({"id": 0, "message": message})["category"] == category

@@ -2,7 +2,7 @@
 
     ghostwatch triage --evidence DIR [--json] [--report-dir DIR]
     ghostwatch triage --job NAME [--subscription-id ID --resource-group RG --workspace-name WS] [--dest DIR] [--json]
-    ghostwatch triage --classify-jsonl FILE [--output FILE]
+    ghostwatch triage --classify-jsonl FILE [--output FILE] [--jobs N]
 
 Exit status: 0 the job is healthy (category `none`) or every corpus line was classified; 1 triage found a failure;
 2 bad input (missing folder, unreadable corpus lines, missing workspace settings).
@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from flows.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE_FOUND, EXIT_OK as EXIT_HEALTHY, bad_input, whole_number
 from flows.cli.workspace import add_workspace_arguments, workspace_settings
@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels-both-classes", action=argparse.BooleanOptionalAction, default=None,
                         help="whether the labelled set holds both classes (default: read from the predictions)")
     parser.add_argument("--output", type=Path, metavar="FILE", help="--classify-jsonl: write here instead of stdout")
+    parser.add_argument("--jobs", type=whole_number(1), metavar="N",
+                        help="--classify-jsonl: processes to classify with (default: the CPUs available; inputs "
+                        "under a few thousand lines stay in one process); the output is the same whatever N")
     add_workspace_arguments(parser, "with --job")
     parser.add_argument("--dest", type=Path, metavar="DIR",
                         help="--job: where to download the job's evidence (default ./ghostwatch-evidence/<job>)")
@@ -61,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
     """
     try:
         if args.classify_jsonl is not None:
-            return _classify_corpus(args.classify_jsonl, args.output)
+            return _classify_corpus(args.classify_jsonl, args.output, args.jobs)
         if args.job:
             evidence = _collect_job_evidence(args)
             report_dir = args.report_dir or evidence
@@ -95,49 +98,25 @@ def _triage_folder(evidence: Path, args: argparse.Namespace, report_dir: Path | 
     return EXIT_HEALTHY if verdict.category == "none" else EXIT_FAILURE_FOUND
 
 
-def _classify_corpus(path: Path, output: Path | None) -> int:
-    """Stream JSON lines through the catalogue, one output line per usable input line."""
-    from tasks.triage.classify import classify_record
+def _classify_corpus(path: Path, output: Path | None, jobs: int | None = None) -> int:
+    """Stream JSON lines through the catalogue, one output line per usable input line, with `jobs` processes."""
+    from tasks.triage.batch import classify_lines, default_jobs
 
     if not path.is_file():
         raise TriageCliError(f"{path} is not a file; pass a JSON-lines file with `id` and `message` on each line")
     bad = 0
-    with _open_output(output) as out:
-        for number, record, problem in _read_jsonl(path):
+    with _open_output(output) as out, path.open("r", encoding="utf-8", errors="replace") as handle:
+        for number, row, problem in classify_lines(handle, jobs or default_jobs()):
             if problem:
                 bad += 1
                 print(f"ghostwatch triage: {path}:{number}: {problem}; line skipped", file=sys.stderr)
                 continue
-            row = classify_record(record)
-            if "error" in row:
-                bad += 1
-                print(f"ghostwatch triage: {path}:{number}: {row['error']}; line skipped", file=sys.stderr)
-                continue
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.write(row)
     if bad:
         print(f"ghostwatch triage: {bad} line(s) of {path} could not be used (see above); the others were classified",
               file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_HEALTHY
-
-
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, None, f"not valid JSON ({exc.msg})"
-                continue
-            except RecursionError:
-                yield number, None, "JSON nested too deeply to read"
-                continue
-            if not isinstance(record, dict) or "id" not in record or "message" not in record:
-                yield number, None, "expected an object with `id` and `message`"
-                continue
-            yield number, record, None
 
 
 class _open_output:

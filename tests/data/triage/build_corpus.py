@@ -1,11 +1,16 @@
 """Merge the collected failure messages into tests/data/triage/corpus.jsonl, with its fixed development/test split.
 
     python tests/data/triage/build_corpus.py PART.jsonl [PART.jsonl ...] [--relabel relabel.json]
+    python tests/data/triage/build_corpus.py --apply-relabel sources/relabel_round3.json   # corpus.jsonl in place
 
 Each input line is {"id", "message", "category", "source"} (a message quoted from a public source, with its URL).
 Messages are deduplicated by their text (whitespace collapsed); ids get the part's letter so that two parts' ids do not
 collide. `--relabel` takes {"<id>": "<category>"} for the few labels that are clearly wrong by the taxonomy's
 root-cause definitions (tasks/triage/catalogue.yaml); each relabel is recorded in the line (`relabelled_from`).
+`--apply-relabel` applies such a file to corpus.jsonl as it stands (split and order kept); keys starting with `_` are
+notes. Relabels made so far (each file says why):
+  - sources/relabel_round3.json: output_invalid-04b, output_invalid-10b -> model_load_failed (transformers' "newly
+    initialized" warning; model_load_failed's definition covers fresh weights that make every answer noise).
 
 The split is fixed: a message that is already in corpus.jsonl keeps its `split` whatever is added later. A new message
 goes, per category, to the half that holds fewer messages of its category (ties: a hash of its text), so each
@@ -95,7 +100,31 @@ def merge(parts: list[Path], relabel: dict[str, str]) -> tuple[list[dict], list[
     return rows, problems
 
 
+def apply_relabel(corpus: Path, relabel: dict[str, str]) -> list[str]:
+    """Relabel lines of `corpus` in place ({id: category}); returns what changed, one line each."""
+    rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    wanted = {k: v for k, v in relabel.items() if not k.startswith("_")}
+    unknown = set(wanted) - {r["id"] for r in rows}
+    if unknown:
+        raise SystemExit(f"ids not in {corpus}: {sorted(unknown)}")
+    changed = []
+    for row in rows:
+        category = wanted.get(row["id"])
+        if category and category != row["category"]:
+            if category not in CATEGORIES or category == "none":
+                raise SystemExit(f"{row['id']}: {category!r} is not a failure category")
+            row.setdefault("relabelled_from", row["category"])
+            changed.append(f"{row['id']}: {row['category']} -> {category}")
+            row["category"] = category
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return changed
+
+
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--apply-relabel":
+        for change in apply_relabel(CORPUS, json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))):
+            print(change)
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("parts", nargs="+", type=Path)
     parser.add_argument("--relabel", type=Path, help="JSON {id: category} of clearly wrong labels")
