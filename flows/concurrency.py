@@ -11,6 +11,7 @@ import hashlib
 from tasks.config import RunConfig
 
 PREFIX = "ghostwatch-job-"
+LEASE_SECONDS = 60
 
 
 def slot_name(config: RunConfig) -> str:
@@ -42,5 +43,8 @@ def job_slot(config: RunConfig, logger=None):
                 pass
     if logger:
         logger.info("holding concurrency slot %s (one job at a time for %s)", name, config.video_uri)
-    with concurrency(name, occupy=1, strict=True):
+    # The slot is a lease the holder renews in the background. A process that is killed (SIGKILL, a lost worker) stops
+    # renewing, and its slot comes free when the lease runs out: short, so the retried flow run (or the next run on
+    # this data) waits about a minute rather than Prefect's default five.
+    with concurrency(name, occupy=1, strict=True, lease_duration=LEASE_SECONDS):
         yield name

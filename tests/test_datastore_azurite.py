@@ -42,8 +42,9 @@ def test_listing_is_recursive_relative_and_sorted(uploaded, clean_azure_env):
 
     listing = store.list()
 
+    # Hidden files are listed too, so preflight can warn about the ones the job will not read (inference/videos.py).
     assert [(info.name, info.size) for info in listing] == [
-        ("images_1_001.avi", 11), ("images_1_002.avi", 22), ("sub/images_1_003.avi", 33)]
+        (".hidden", 1), ("images_1_001.avi", 11), ("images_1_002.avi", 22), ("sub/images_1_003.avi", 33)]
     assert all(info.modified is not None for info in listing)
     assert store.child_folders("") == ["sub"]
     assert store.stat("images_1_002.avi").size == 22
@@ -90,7 +91,7 @@ def test_sas_url_lists_and_the_job_input_carries_no_signature(uploaded, clean_az
     token = sas_token(CONTAINER)
     outcome = open_and_list(resolve_location(f"{uploaded.account_url}/{CONTAINER}/DADA-100-Videos?{token}"), clock=FakeClock())
 
-    assert outcome.problems == [] and len(outcome.listing) == 3
+    assert outcome.problems == [] and len(outcome.listing) == 4
     assert outcome.report.auth == "sas" and "sig=" not in outcome.report.job_input
 
 
@@ -101,7 +102,7 @@ def test_throttling_and_server_errors_are_retried_honouring_retry_after(uploaded
 
     outcome = open_and_list(location, clock=clock)
 
-    assert outcome.problems == [] and len(outcome.listing) == 3
+    assert outcome.problems == [] and len(outcome.listing) == 4
     assert outcome.report.retries == 2 and len(clock.sleeps) == 2
     assert clock.sleeps[0] >= 3  # the service asked for 3 seconds
     assert [entry[2] for entry in flaky_proxy.seen] == ["SharedKey"] * 3

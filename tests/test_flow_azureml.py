@@ -220,10 +220,10 @@ def test_cancelling_the_flow_run_cancels_the_azure_job(prefect_harness, live_fak
         return done.stdout
 
     cli("work-pool", "create", "ghostwatch-cancel", "--type", "process", "--overwrite")
-    cli("--no-prompt", "deploy", "--prefect-file", "deployments/prefect.yaml", "--name", "azureml",
+    cli("--no-prompt", "deploy", "--prefect-file", "deployments/prefect.yaml", "--name", "azure-a100",
         "--pool", "ghostwatch-cancel")
     config = config_for(live_fake, tmp_path).model_dump(mode="json")
-    out = cli("deployment", "run", "ghost-probing/azureml", "--param", f"config={json.dumps(config)}")
+    out = cli("deployment", "run", "ghost-probing/azure-a100", "--param", f"config={json.dumps(config)}")
     flow_run_id = next(line.split()[-1] for line in out.splitlines() if "UUID" in line)
 
     worker = subprocess.Popen([prefect, "worker", "start", "--pool", "ghostwatch-cancel"], cwd=repo, env=env,

@@ -29,7 +29,7 @@ def test_the_failure_hook_alerts_through_a_webhook_given_as_a_flow_parameter(pre
         received.append(parameters.get("slack_webhook_block"))
         return hook(flow_run)
 
-    def broken_preflight(options):  # a bug outside triage: the hook is the only one left to alert
+    def broken_preflight(options, **_):  # a bug outside triage: the hook is the only one left to alert
         raise RuntimeError("preflight crashed")
 
     monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)

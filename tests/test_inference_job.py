@@ -74,10 +74,14 @@ def test_done_when_twelve_clips_one_corrupt(tmp_path, tiny_models, twelve_clips,
     assert "INFO [12/12]" in log and "labels " in log and "line 14 unusable" in log
     assert last_line(log).split(" ", 3)[3].startswith("done: 11 videos predicted, 1 failed")
 
+    # A rerun retries the failed video once (issue 11 item 4); after that it counts as done.
     again = main(job_args(twelve_clips.folder, output, tiny_models(), "--labels", str(labels)))
     assert again == EXIT_OK
+    assert "11 already done" in capsys.readouterr().out
+    third = main(job_args(twelve_clips.folder, output, tiny_models(), "--labels", str(labels)))
+    assert third == EXIT_OK
     assert "12 already done" in capsys.readouterr().out
-    assert len(lines_of(output / "predictions.jsonl")) == 12
+    assert len({record["video"] for record in lines_of(output / "predictions.jsonl")}) == 12
 
 
 def run_until(command, env, progress: str, sig: int) -> tuple[int, str]:
