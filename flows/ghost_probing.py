@@ -181,7 +181,8 @@ def ghost_probing(config: RunConfig) -> RunSummary:
     """Run ghost-probing detection over a datastore of dashcam videos, end to end."""
     forward_stage_logs()
     # One run at a time per data and output folder: a second run waits here instead of queueing a second GPU job.
-    with job_slot(config, get_run_logger()):
+    run_folder = run_folder_for(config.run_dir, str(runtime.flow_run.id or "local"))
+    with job_slot(config, get_run_logger(), run_folder):
         return _run(config)
 
 
