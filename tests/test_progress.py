@@ -53,19 +53,39 @@ def test_schedule_backs_off_when_overdue_and_without_an_eta():
     assert intervals[0] == 2.0 and intervals[-1] == 120.0 and intervals == sorted(intervals)
 
 
-def test_job_log_lines_are_forwarded_once_each(tmp_path, caplog):
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def _private_logger(name: str) -> tuple[logging.Logger, _Records]:
+    """A logger of this test's own, not propagating, so handlers other tests attached elsewhere cannot add records."""
+    logger = logging.getLogger(name)
+    logger.handlers[:] = []
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    seen = _Records()
+    logger.addHandler(seen)
+    return logger, seen
+
+
+def test_job_log_lines_are_forwarded_once_each(tmp_path):
     log = tmp_path / "std_log.txt"
     log.write_text("model loaded in 1.2s\n[1/2] a.avi 0.5s no\npartial")
-    tail = JobLogTail(log, logging.getLogger("ghostwatch.test"))
-    with caplog.at_level(logging.INFO, logger="ghostwatch.test"):
-        assert tail.forward() == 2
-        with open(log, "a") as f:
-            f.write(" line\nERROR: no videos\n")
-        assert tail.forward() == 2
-    messages = [r.getMessage() for r in caplog.records]
+    logger, seen = _private_logger("ghostwatch.test.forward-once")
+    tail = JobLogTail(log, logger)
+    assert tail.forward() == 2
+    with open(log, "a") as f:
+        f.write(" line\nERROR: no videos\n")
+    assert tail.forward() == 2
+    messages = [r.getMessage() for r in seen.records]
     assert messages == ["job | model loaded in 1.2s", "job | [1/2] a.avi 0.5s no", "job | partial line",
                         "job | ERROR: no videos"]
-    assert caplog.records[-1].levelno == logging.ERROR
+    assert seen.records[-1].levelno == logging.ERROR
 
 
 def test_job_log_lines_are_redacted_before_they_reach_the_logs(tmp_path, caplog):
