@@ -25,6 +25,7 @@ def test_decord_reads_sampled_frames_with_timestamps(tmp_path):
     assert np.abs(clip.frames.reshape(4, -1).mean(axis=1) - [20, 70, 120, 170]).max() < 6
 
 
+@pytest.mark.slow  # imports torch (seconds on 2 cores)
 def test_torch_bridge_is_converted_not_crashed_on(tmp_path):
     """The users' job died on `'Tensor' object has no attribute 'asnumpy'` with decord's torch bridge."""
     import decord

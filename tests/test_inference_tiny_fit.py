@@ -54,6 +54,7 @@ def test_short_fit_lowers_the_loss_and_saves_weights_the_job_loads(tmp_path):
     assert not list(folder.glob(".tiny_fit-*"))  # the staging folder is gone
 
 
+@pytest.mark.slow  # loads torch and transformers in the fit's start-up
 def test_bad_labels_file_exits_2_with_what_to_fix(tmp_path, capsys):
     from inference.tiny_model import build_tiny_model
     from flows.sample_data import make_sample_dataset
