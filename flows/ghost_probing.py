@@ -151,8 +151,9 @@ def _alert_on_unhandled_failure(flow, flow_run, state) -> None:
     config, folder = _hook_context(flow_run)
     _cancel_job_of(flow_run, config, folder)
     run_try = getattr(flow_run, "run_count", 1) or 1  # a retried flow run that fails again alerts once more
-    record = read_record(folder) if folder and was_alerted(folder, run_try) else None
-    if record is None and not (folder and was_alerted(folder, run_try)):
+    alerted = bool(folder and was_alerted(folder, run_try))
+    record = read_record(folder) if alerted else None
+    if not alerted:
         if state.is_crashed() and backstop_present():
             print(f"ghostwatch: flow run {flow_run.name} crashed; the server's backstop automation alerts")
             return
@@ -183,14 +184,13 @@ def ghost_probing(config: RunConfig) -> RunSummary:
     # One run at a time per data and output folder: a second run waits here instead of queueing a second GPU job.
     run_folder = run_folder_for(config.run_dir, str(runtime.flow_run.id or "local"))
     with job_slot(config, get_run_logger(), run_folder):
-        return _run(config)
+        return _run(config, run_folder)
 
 
-def _run(config: RunConfig) -> RunSummary:
+def _run(config: RunConfig, run_folder: Path) -> RunSummary:
     """The flow's body, inside the run's concurrency slot."""
     logger = get_run_logger()
     run_key = str(runtime.flow_run.id or "local")[:8]
-    run_folder = run_folder_for(config.run_dir, str(runtime.flow_run.id or "local"))
     summary = RunSummary(ok=False, category="other", summary="", run_folder=str(run_folder))
     logger.info("run folder: %s", run_folder)
 
