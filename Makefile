@@ -25,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH_PINS)
 	$(PIP) install --quiet -e '.[inference,dev]'
+	$(PY) -m tasks.triage.prefilter
 	touch $@
 
 install: $(VENV)/.installed

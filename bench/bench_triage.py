@@ -22,6 +22,7 @@ import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import yaml  # noqa: E402
 
 from tasks.triage import classify_message, classify_record, default_catalogue, triage_evidence  # noqa: E402
-from tasks.triage.batch import default_jobs  # noqa: E402
+from tasks.triage.batch import PREFILTER_SWITCH, default_jobs, forget_rows, prepare_matcher  # noqa: E402
 from tasks.triage.classify import scan_message  # noqa: E402
 from tasks.triage.structured import normalise  # noqa: E402
 from tasks.triage.evaluate import (format_confidence, format_confusion, format_matrix, format_table, load_corpus,  # noqa: E402
@@ -111,9 +112,11 @@ def machine_speed() -> float:
 
 
 def cli_classify(source: Path, output: Path, jobs: int = 1) -> list[str]:
-    """The `ghostwatch triage --classify-jsonl --jobs N` path: read JSON lines, classify, write JSON lines."""
+    """The `ghostwatch triage --classify-jsonl --jobs N` path: read JSON lines, classify, write JSON lines (each
+    message classified anew: the rows remembered per message text by an earlier run are forgotten first)."""
     from flows.cli.triage import _classify_corpus
 
+    forget_rows()
     _classify_corpus(source, output, jobs)
     return [json.loads(line)["category"] for line in output.read_text(encoding="utf-8").splitlines()]
 
@@ -149,6 +152,7 @@ def throughput(messages: list[str], catalogue, rules, repeats: int = 3) -> None:
     source, output = folder / "messages.jsonl", folder / "rows.jsonl"
     source.write_text("".join(json.dumps({"id": i, "message": m}) + "\n" for i, m in enumerate(messages)),
                       encoding="utf-8")
+    prefilter_on = prepare_matcher()
     runs = [
         ("classify_record (one --classify-jsonl row)", lambda: [classify_record({"id": i, "message": m},
                                                                                  catalogue=catalogue)
@@ -159,7 +163,8 @@ def throughput(messages: list[str], catalogue, rules, repeats: int = 3) -> None:
                                                                 for m in messages]),
         ("core (all hits, best by priority)", lambda: [core_classify(m, catalogue) for m in messages]),
     ]
-    print(f"cores: {os.cpu_count()} (this process may use {default_jobs()}); --jobs {jobs}")
+    print(f"cores: {os.cpu_count()} (this process may use {default_jobs()}); --jobs {jobs}; Hyperscan prefilter: "
+          f"{'on' if prefilter_on else 'off (not installed or not cached: run `make install`)'}")
     print(f"catalogue: {len(rules)} rules, {len(catalogue.benign)} benign patterns; {n} messages, best of {repeats} "
           f"runs; machine speed before: {speed:.0f} M empty-loop iterations/s (lower: a busier machine)")
     print(f"{'':48} {'wall msg/s':>11} {'CPU msg/s':>10}   goal {GOAL:,}/s")
@@ -199,6 +204,47 @@ def throughput(messages: list[str], catalogue, rules, repeats: int = 3) -> None:
     same = sum(r["category"] == c == f == j for r, c, f, j in zip(rows, core, full, cli))
     print(f"  the row, the CLI, the core and the whole Verdict agree on {same}/{n} messages; machine speed after: "
           f"{machine_speed():.0f} M iterations/s")
+
+
+def distinct(messages: list[str]) -> list[str]:
+    """The same messages, each made unique the way real ones are (a run id in front), so that nothing is
+    remembered from one message to the next: the worst case for `--classify-jsonl`."""
+    return [f"run {i:08x}: {m}" for i, m in enumerate(messages)]
+
+
+def cli_matrix(messages: list[str], repeats: int = 3) -> None:
+    """`ghostwatch triage --classify-jsonl` as a user runs it: a new process each time, start-up included, on
+    repeated and on distinct messages, with and without the Hyperscan prefilter; best of `repeats`, side by side."""
+    folder = Path(tempfile.mkdtemp(prefix="bench_triage_cli_"))
+    cli = [str(Path(sys.executable).with_name("ghostwatch"))]
+    if not Path(cli[0]).exists():
+        cli = [sys.executable, "-m", "flows.cli"]
+    inputs = {"repeated (as a workspace's failures repeat)": messages, "distinct (a run id in each)": distinct(messages)}
+    print(f"\n`ghostwatch triage --classify-jsonl` in a new process ({len(messages)} messages, start-up included, "
+          f"best of {repeats}; --jobs default = {default_jobs()})")
+    print(f"{'':46} {'prefilter':>12} {'literal gates':>14}  ratio   goal {GOAL:,}/s")
+    try:
+        outputs = {}
+        for label, texts in inputs.items():
+            source = folder / "in.jsonl"
+            source.write_text("".join(json.dumps({"id": i, "message": m}) + "\n" for i, m in enumerate(texts)),
+                              encoding="utf-8")
+            rates = {}
+            for mode in ("on", "off"):
+                env = {**os.environ, PREFILTER_SWITCH: "1" if mode == "on" else "0"}
+                best = float("inf")
+                for _ in range(repeats):
+                    started = time.perf_counter()
+                    done = subprocess.run(cli + ["triage", "--classify-jsonl", str(source)], env=env,
+                                          capture_output=True, text=True, check=True)
+                    best = min(best, time.perf_counter() - started)
+                rates[mode] = len(texts) / best
+                outputs[(label, mode)] = done.stdout
+            same = outputs[(label, "on")] == outputs[(label, "off")]
+            print(f"{label:46} {rates['on']:10.0f}/s {rates['off']:12.0f}/s  x{rates['on'] / rates['off']:.2f}  "
+                  f"{rates['on'] / GOAL:.2f}x the goal; outputs identical: {same}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def make_folder(root: Path, megabytes: float, rng: random.Random) -> Path:
@@ -303,6 +349,9 @@ def main() -> None:
 
     messages = corpus(args.messages, rng)
     throughput(messages, catalogue, rules)
+    print("\nthe same, every message distinct (nothing in common to remember but the rules it may match):")
+    throughput(distinct(messages), catalogue, rules)
+    cli_matrix(messages)
 
     root = Path(tempfile.mkdtemp(prefix="bench_triage_"))
     try:

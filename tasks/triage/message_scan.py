@@ -185,7 +185,19 @@ class MessageMatcher:
 
     def __init__(self, catalogue: Catalogue):
         self.catalogue = catalogue
-        prepared = [_Prepared(rule, position, ()) for position, rule in enumerate(catalogue.rules)]
+        self._prepared = [_Prepared(rule, position, ()) for position, rule in enumerate(catalogue.rules)]
+        self._gates_built = False  # the literal gates are built on first use: with the prefilter on, rarely
+        self._benign = [b.regex for b in catalogue.benign]
+        self._prefilter = None
+        self._roles: list[tuple[_Prepared, str, int | None]] = []
+        self._prefilter_memo: dict[frozenset[int], list] = {}
+        # A benign pattern can only match a line that holds one of its literals: most messages hold none.
+        literals = [required_literals(b.regex) for b in catalogue.benign]
+        self._benign_gates = None if any(lit is None for lit in literals) else \
+            tuple(sorted(set().union(*literals))) if literals else ()
+
+    def _build_gates(self) -> None:
+        prepared = self._prepared
         self._always: list[_Prepared] = []
         # piece -> [(rule, the other pieces of that alternative, the context pieces of which one is needed)]
         self._index: dict[str, list[tuple[_Prepared, frozenset[str], frozenset[str] | None]]] = {}
@@ -212,11 +224,7 @@ class MessageMatcher:
         self._memo: dict[str, frozenset[str]] = {}
         self._pieces = frozenset(pieces)
         self._candidate_memo: dict[frozenset[str], list] = {}
-        self._benign = [b.regex for b in catalogue.benign]
-        # A benign pattern can only match a line that holds one of its literals: most messages hold none.
-        literals = [required_literals(b.regex) for b in catalogue.benign]
-        self._benign_gates = None if any(lit is None for lit in literals) else \
-            tuple(sorted(set().union(*literals))) if literals else ()
+        self._gates_built = True
 
     def _add_entries(self, item: _Prepared, alternatives, also, part: int | None) -> None:
         rests: dict[str, set[frozenset[str]]] = {}
@@ -249,9 +257,48 @@ class MessageMatcher:
         self._memo[chunk] = result
         return result
 
+    def use_prefilter(self, *, compile: bool = True) -> bool:
+        """Load the Hyperscan prefilter of every rule from the disk cache, or compile it when `compile` (seconds);
+        later messages in ASCII get their candidates from it (rules that may match) instead of from the literal
+        gates. False where it is not installed, or not cached and `compile` is False."""
+        if self._prefilter is not None:
+            return True
+        from tasks.triage import prefilter
+
+        if not prefilter.available():
+            return False
+        roles: list[tuple[_Prepared, str, int | None]] = []
+        sources: list[tuple[str, bool]] = []
+        for item in self._prepared:
+            regex = item.rule.regex
+            if not item.context:
+                roles.append((item, "regex", None))
+                sources.append((regex.pattern, bool(regex.flags & re.DOTALL)))
+                continue
+            if item.parts is not None:
+                for index, source in enumerate(item.part_sources):
+                    roles.append((item, "word", index))
+                    sources.append((rf"\b(?:{source})\b", False))
+            else:
+                roles.append((item, "word", None))
+                sources.append((regex.word.pattern, False))
+            if regex.near is not None:
+                roles.append((item, "near", None))
+                sources.append((regex.near.pattern, False))
+        built = prefilter.Prefilter(sources)
+        if not built.compile(when_not_cached=compile):
+            return False
+        self._roles, self._prefilter = roles, built
+        return True
+
     def candidates(self, lowered: str) -> list[tuple[_Prepared, frozenset[int] | None]]:
-        """(rule, the alternatives of its words that may match or None for all) for every rule whose literals are
-        present (one alternative whole, one context word), by priority."""
+        """(rule, the alternatives of its words that may match or None for all) for every rule that may match, by
+        priority: from the prefilter when it is on and the text is ASCII, else from the literal gates (one
+        alternative whole, one context word)."""
+        if self._prefilter is not None and lowered.isascii():
+            return self._prefiltered(lowered)
+        if not self._gates_built:
+            self._build_gates()
         present = self._present(lowered)
         # Messages of the same failure hold the same pieces (ids, paths and timestamps aside): the rules to try
         # depend on the pieces only, so they are remembered per set of pieces (the regexes still run per message).
@@ -274,6 +321,29 @@ class MessageMatcher:
         if len(self._candidate_memo) > _MEMO_LIMIT // 10:
             self._candidate_memo.clear()
         self._candidate_memo[key] = result
+        return result
+
+    def _prefiltered(self, lowered: str) -> list[tuple[_Prepared, frozenset[int] | None]]:
+        hits = self._prefilter.scan(lowered)
+        cached = self._prefilter_memo.get(hits)
+        if cached is not None:
+            return cached
+        words: dict[_Prepared, set[int] | None] = {}
+        near: set[_Prepared] = set()
+        for expression in hits:
+            item, role, part = self._roles[expression]
+            if role == "near":
+                near.add(item)
+            elif part is None:
+                words[item] = None
+            elif item not in words or words[item] is not None:
+                words.setdefault(item, set()).add(part)
+        found = [(item, frozenset(parts) if parts is not None else None) for item, parts in words.items()
+                 if not item.context or item.rule.regex.near is None or item in near]
+        result = sorted(found, key=_rank_pair)
+        if len(self._prefilter_memo) > _MEMO_LIMIT // 10:
+            self._prefilter_memo.clear()
+        self._prefilter_memo[hits] = result
         return result
 
     # --- matching ------------------------------------------------------------------------------------------------

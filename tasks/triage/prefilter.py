@@ -1,0 +1,153 @@
+"""Which of many regexes can match a text, found in one pass (Hyperscan), so that Python's `re` runs only on those.
+
+The message matcher (message_scan.py) must run every rule whose regex matches a message and none other, at ten
+thousand messages a second. Gating on literals still leaves several regexes per message that turn out not to match.
+Hyperscan compiles every rule's regex into one automaton and reports, in one scan, which of them match. It is asked
+in *prefilter* mode: what it cannot run exactly (lookarounds) it widens, so its answer is a superset of the rules
+that match, never a subset; `re` then decides, finds the groups and the exact span, as before.
+
+Safety rules (a superset is only guaranteed where both engines read the text the same way):
+  - only ASCII text is scanned (Hyperscan's \\w, \\b and \\s are ASCII unless told otherwise; Python's are Unicode),
+    and only lower-cased text with case-insensitive expressions (a superset of the case-sensitive ones);
+  - an expression Hyperscan refuses is reported as always matching (its rule goes back to the literal gates).
+
+Compiling some 300 expressions takes seconds on these machines, so the compiled database is kept on disk under the
+user's cache folder, keyed by the expressions, the flags and Hyperscan's version; a cache that cannot be read or
+written only costs the compile. Without the `hyperscan` package everything still works, through the literal gates.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+try:  # optional: a wheel for x86-64 Linux and macOS; elsewhere the literal gates do the job alone
+    import hyperscan
+except ImportError:  # pragma: no cover - exercised where the wheel is missing
+    hyperscan = None
+
+_CACHE_ENV = "GHOSTWATCH_CACHE_DIR"
+_FLAGS = (hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS
+          | hyperscan.HS_FLAG_ALLOWEMPTY | hyperscan.HS_FLAG_MULTILINE) if hyperscan else 0
+_DOTALL = hyperscan.HS_FLAG_DOTALL if hyperscan else 0
+
+
+def available() -> bool:
+    """Is the Hyperscan engine installed (and does it run on this CPU)?"""
+    return hyperscan is not None
+
+
+def cache_dir() -> Path:
+    """Where compiled databases are kept: $GHOSTWATCH_CACHE_DIR, else $XDG_CACHE_HOME/ghostwatch, else ~/.cache."""
+    explicit = os.environ.get(_CACHE_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ghostwatch"
+
+
+class Prefilter:
+    """Expressions compiled into one database; `scan` returns the ids of those that may match a text."""
+
+    def __init__(self, expressions: Iterable[tuple[str, bool]]):
+        """`expressions`: (regex source, dot matches newline) per id, ids counting from 0."""
+        self.sources = list(expressions)
+        self.always: frozenset[int] = frozenset()
+        self._database = None
+        self._hits: list[int] = []
+
+    @property
+    def key(self) -> str:
+        """The cache key: the expressions, their flags and the engine's version."""
+        digest = hashlib.sha256(f"{hyperscan.__version__}\0{_FLAGS}\0".encode())
+        for source, dotall in self.sources:
+            digest.update(f"{int(dotall)}{source}\0".encode())
+        return digest.hexdigest()[:24]
+
+    def compile(self, *, when_not_cached: bool = True) -> bool:
+        """Load the database from the cache, or compile it (and cache it); False when it is not cached and
+        `when_not_cached` is False (compiling costs seconds: worth it for a large input only). Expressions the
+        engine refuses are left out and reported by `scan` as always matching."""
+        if not self.sources:
+            return True
+        path = cache_dir() / f"prefilter-{self.key}.hsdb"
+        refused_path = path.with_suffix(".refused")
+        try:
+            database = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+            database.scratch = hyperscan.Scratch(database)
+            self.always = frozenset(int(i) for i in refused_path.read_text(encoding="ascii").split())
+            self._database = database
+            return True
+        except (OSError, ValueError, hyperscan.HyperscanError):
+            if not when_not_cached:
+                return False  # no cache yet, or one from another machine
+        refused: set[int] = set()
+        database = _compiled(self.sources, range(len(self.sources)))
+        if database is None:  # some expression is refused: find which, one at a time (rare; costs a second compile)
+            refused = {i for i in range(len(self.sources)) if _compiled(self.sources, [i]) is None}
+            kept = [i for i in range(len(self.sources)) if i not in refused]
+            database = _compiled(self.sources, kept) if kept else None
+        self.always = frozenset(refused)
+        self._database = database
+        if database is not None:
+            _write_atomically(path, hyperscan.dumpb(database))
+            _write_atomically(refused_path, " ".join(map(str, sorted(refused))).encode("ascii"))
+        return True
+
+    def scan(self, lowered_ascii: str) -> frozenset[int]:
+        """Ids of the expressions that may match the text (lower-cased ASCII), the refused ones included."""
+        if self._database is None:
+            return self.always
+        hits: set[int] = set()
+        self._database.scan(lowered_ascii.encode("ascii"), match_event_handler=_collect, context=hits)
+        return frozenset(hits) | self.always if self.always else frozenset(hits)
+
+
+def _collect(expression: int, start: int, end: int, flags: int, hits: set[int]) -> None:
+    hits.add(expression)
+
+
+def _flags(dotall: bool) -> int:
+    return _FLAGS | (_DOTALL if dotall else 0)
+
+
+def _compiled(sources: list[tuple[str, bool]], ids: Iterable[int]):
+    """A block-mode database of the expressions `ids` (ids kept), or None if the engine refuses one of them."""
+    ids = list(ids)
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    try:
+        database.compile(expressions=[sources[i][0].encode("utf-8") for i in ids], ids=ids, elements=len(ids),
+                         flags=[_flags(sources[i][1]) for i in ids])
+    except hyperscan.HyperscanError:
+        return None
+    return database
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write the cache file whole or not at all (two processes may build it at once); failures only cost speed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
+def main() -> int:
+    """`python -m tasks.triage.prefilter`: compile the shipped catalogue's prefilter into the cache (make install)."""
+    if not available():
+        print("hyperscan is not installed: triage uses its literal gates (correct, a little slower)")
+        return 0
+    from tasks.triage.batch import prepare_matcher
+
+    prepare_matcher(compile_prefilter=True)
+    print(f"triage prefilter compiled into {cache_dir()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
