@@ -34,9 +34,14 @@ _FLAGS = (hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH | hypersca
 _DOTALL = hyperscan.HS_FLAG_DOTALL if hyperscan else 0
 
 
+_WORKS: list[bool] = []
+
+
 def available() -> bool:
-    """Is the Hyperscan engine installed (and does it run on this CPU)?"""
-    return hyperscan is not None
+    """Is the Hyperscan engine installed, and does it run on this CPU (it needs SSSE3)?"""
+    if not _WORKS:
+        _WORKS.append(hyperscan is not None and _compiled([("probe", False)], [0]) is not None)
+    return _WORKS[0]
 
 
 def cache_dir() -> Path:
@@ -77,6 +82,7 @@ class Prefilter:
         try:
             database = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
             database.scratch = hyperscan.Scratch(database)
+            database.scan(b"probe", match_event_handler=_collect, context=set())  # built for another CPU: raises
             self.always = frozenset(int(i) for i in refused_path.read_text(encoding="ascii").split())
             self._database = database
             return True
@@ -116,8 +122,8 @@ def _flags(dotall: bool) -> int:
 def _compiled(sources: list[tuple[str, bool]], ids: Iterable[int]):
     """A block-mode database of the expressions `ids` (ids kept), or None if the engine refuses one of them."""
     ids = list(ids)
-    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     try:
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         database.compile(expressions=[sources[i][0].encode("utf-8") for i in ids], ids=ids, elements=len(ids),
                          flags=[_flags(sources[i][1]) for i in ids])
     except hyperscan.HyperscanError:
