@@ -9,7 +9,10 @@ printed per category with the test half's confusion matrix; the gap between them
 writes the markdown table (for the README).
 
 Measured side by side in one run:
-  - classify_message (keyword prefilter, then the rules' regexes) vs. trying every rule's regex on every message;
+  - classify_message (Hyperscan prefilter or literal gates, then the rules' regexes) vs. trying every rule's regex on
+    every message, on corpus-like messages (real ones repeat) and on the same messages made distinct (a run id each);
+  - `ghostwatch triage --classify-jsonl` in a new process, start-up included, with the prefilter and without it
+    (GHOSTWATCH_TRIAGE_PREFILTER=0), on repeated and on distinct messages: what a user waits for;
   - triage_evidence on a generated folder of noisy Azure ML logs with a CUDA OOM at the very end of std_log, streamed
     in blocks, vs. the naive way (every regex on every line) on a smaller folder of the same content (MB/s compared);
   - peak Python memory (tracemalloc) of the streamed triage vs. loading the same logs whole (read_text + splitlines).
