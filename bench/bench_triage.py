@@ -155,7 +155,7 @@ def throughput(messages: list[str], catalogue, rules, repeats: int = 3) -> None:
     source, output = folder / "messages.jsonl", folder / "rows.jsonl"
     source.write_text("".join(json.dumps({"id": i, "message": m}) + "\n" for i, m in enumerate(messages)),
                       encoding="utf-8")
-    prefilter_on = prepare_matcher()
+    prefilter_on = prepare_matcher(compile_prefilter=True)  # compiled into the cache if the catalogue changed
     runs = [
         ("classify_record (one --classify-jsonl row)", lambda: [classify_record({"id": i, "message": m},
                                                                                  catalogue=catalogue)

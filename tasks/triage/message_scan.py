@@ -39,10 +39,11 @@ _MEMO_LIMIT = 200_000
 
 
 class _Prepared:
-    """One rule as the matcher runs it."""
+    """One rule as the matcher runs it. Its lower-cased regexes are compiled on first use (`compile`): with the
+    prefilter on, most rules never meet a message they may match, and compiling them all would double start-up."""
 
     __slots__ = ("rule", "position", "multiline", "lowered", "context", "groups", "word", "near", "unless", "window",
-                 "parts", "part_sources")
+                 "parts", "part_sources", "compiled")
 
     def __init__(self, rule: Rule, position: int, groups: tuple[int, ...]):
         self.rule = rule
@@ -55,28 +56,36 @@ class _Prepared:
         self.multiline = self.word = self.near = self.unless = None
         self.parts: list[re.Pattern[str]] | None = None
         self.part_sources: list[str] | None = None
-        self.window = 0
+        self.window = regex.window if in_context else 0
+        self.compiled = False
         # Case-insensitive patterns run lower-cased on the lower-cased message: re's IGNORECASE costs about 3x.
         self.lowered = bool(regex.flags & re.IGNORECASE)
-        if in_context:
-            self.word = _fast(regex.word.pattern, 0)
-            self.near = _fast(regex.near.pattern, 0) if regex.near is not None else None
-            self.unless = _lower_compile(regex.unless.pattern, 0) if regex.unless is not None else None
-            self.window = regex.window
-            if None in (self.word, self.near if regex.near else 0, self.unless if regex.unless else 0):
-                self.lowered = False
+        if in_context and self.lowered:
             # A long alternation of words is also kept one alternative at a time: only the alternatives whose
             # literals a message holds are searched, each a small regex instead of one large one.
             inner = regex.word.pattern[len(r"\b(?:"):-len(r")\b")] if regex.word.pattern.startswith(r"\b(?:") else None
             alternatives = _top_level_alternatives(inner) if inner else []
-            if self.lowered and len(alternatives) >= _SPLIT_ALTERNATIVES:
-                parts = [_fast(rf"\b(?:{a})\b", 0) for a in alternatives]
-                if None not in parts:
-                    self.parts, self.part_sources = parts, alternatives
+            if len(alternatives) >= _SPLIT_ALTERNATIVES:
+                self.part_sources = alternatives
+
+    def compile(self) -> None:
+        """Compile the lower-cased regexes (a pattern that cannot be lower-cased runs as written, IGNORECASE)."""
+        self.compiled = True
+        regex = self.rule.regex
+        if self.context:
+            self.word = _fast(regex.word.pattern, 0)
+            self.near = _fast(regex.near.pattern, 0) if regex.near is not None else None
+            self.unless = _lower_compile(regex.unless.pattern, 0) if regex.unless is not None else None
+            if None in (self.word, self.near if regex.near else 0, self.unless if regex.unless else 0):
+                self.lowered = False
+            if self.lowered and self.part_sources is not None:
+                parts = [_fast(rf"\b(?:{a})\b", 0) for a in self.part_sources]
+                # Without its parts the rule searches the whole alternation: the same matches, found more slowly.
+                self.parts = parts if None not in parts else None
         elif self.lowered:
             self.multiline = _lower_compile(regex.pattern, (regex.flags & ~re.IGNORECASE) | re.MULTILINE)
             self.lowered = self.multiline is not None
-        if self.multiline is None and not in_context:
+        if self.multiline is None and not self.context:
             self.multiline = re.compile(regex.pattern, regex.flags | re.MULTILINE)
 
     def context_search(self, lowered: str, parts: frozenset[int] | None = None):
@@ -275,7 +284,7 @@ class MessageMatcher:
                 roles.append((item, "regex", None))
                 sources.append((regex.pattern, bool(regex.flags & re.DOTALL)))
                 continue
-            if item.parts is not None:
+            if item.part_sources is not None:
                 for index, source in enumerate(item.part_sources):
                     roles.append((item, "word", index))
                     sources.append((rf"\b(?:{source})\b", False))
@@ -414,6 +423,8 @@ class MessageMatcher:
 
     def _plain_matches(self, item: _Prepared, text: "_Text", limit: int) -> list[tuple]:
         """(line number, line start, line, match, offset of the searched text) of the first `limit` lines it hits."""
+        if not item.compiled:
+            item.compile()
         joined = text.joined
         if item.lowered:
             if text.lowered is None:
@@ -463,6 +474,8 @@ class MessageMatcher:
         return out
 
     def _context_match(self, item: _Prepared, text: "_Text", parts: frozenset[int] | None = None) -> tuple | None:
+        if not item.compiled:
+            item.compile()
         # Words in context are read across the whole message (a wrapped line still counts), cited at the word's line.
         joined = text.joined
         if item.lowered and text.lowered is not None:
