@@ -50,7 +50,8 @@ def classify_line(number: int, line: str) -> LineResult | None:
     message = record["message"]
     rest = _ROWS.get(message) if isinstance(message, str) else None
     if rest is not None:
-        return number, '{"id": ' + _encode(record["id"]) + rest, None
+        identifier = record["id"]
+        return number, '{"id": ' + (str(identifier) if type(identifier) is int else _encode(identifier)) + rest, None
     row = classify_record(record)
     if "error" in row:
         return number, None, row["error"]
@@ -58,8 +59,9 @@ def classify_line(number: int, line: str) -> LineResult | None:
     if isinstance(message, str) and len(message) <= _MEMO_MAX_CHARS:
         if len(_ROWS) >= _MEMO_LIMIT:
             _ROWS.clear()
-        # json.dumps writes the id first: what follows it is the same for every record with this message.
-        _ROWS[message] = encoded[len('{"id": ' + _encode(record["id"])):]
+        # The id comes first and the category second; within the id's JSON every quote is escaped, so the first
+        # `, "category": ` ends it. What follows is the same for every record with this message.
+        _ROWS[message] = encoded[encoded.index(', "category": '):]
     return number, encoded, None
 
 
