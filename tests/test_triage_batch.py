@@ -53,3 +53,12 @@ def test_cli_jobs_flag_same_file(tmp_path):
         assert triage_command.main(args) == 2  # the four bad lines
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] and outputs[0].count(b"\n") == len(load_corpus(CORPUS))
+
+
+def test_raw_control_characters_inside_a_message_are_read_not_refused():
+    # Not strict JSON (a raw NUL and tab inside the string), but what a naive dump of a binary log looks like.
+    line = '{"id": 3, "message": "\x00\tRuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"}'
+    [(number, row, problem)] = list(classify_lines([line]))
+    assert problem is None and json.loads(row)["category"] == "cuda_oom"
+    [(_, _, problem)] = list(classify_lines(['{"id": 4, "message": "cut off']))
+    assert problem.startswith("not valid JSON")

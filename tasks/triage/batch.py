@@ -33,6 +33,9 @@ PREFILTER_SWITCH = "GHOSTWATCH_TRIAGE_PREFILTER"  # set to 0/off to classify wit
 LineResult = tuple[int, "str | None", "str | None"]
 # json.dumps(row, ensure_ascii=False) builds a new encoder on every call; one encoder, the same bytes.
 _encode = json.JSONEncoder(ensure_ascii=False).encode
+# Raw control characters (a tab, a NUL from a binary log) inside a JSON string are not strict JSON, but a message
+# that holds them is still a message: read it rather than refuse the line.
+_decode = json.JSONDecoder(strict=False).decode
 
 
 def classify_line(number: int, line: str) -> LineResult | None:
@@ -40,7 +43,7 @@ def classify_line(number: int, line: str) -> LineResult | None:
     if not line.strip():
         return None
     try:
-        record = json.loads(line)
+        record = _decode(line)
     except json.JSONDecodeError as exc:
         return number, None, f"not valid JSON ({exc.msg})"
     except RecursionError:
