@@ -20,10 +20,13 @@ FAILURES = [c for c in CATEGORIES if c != "none"]
 # Issue 10 asks for 90 % on the test half and no category below 70 %: not met yet (README "### Triage" has the table).
 # Round 4 (corpus grown to 485: 240 dev / 245 test): 84.9 % with the fallback retrained on the 240 dev messages,
 # 81.2 % rules only; the weakest test category is `other` (50 %), then compute_unavailable, service_error (70 %).
-TEST_FLOOR = 0.84            # with the learned fallback, as `--classify-jsonl` runs
-TEST_FLOOR_RULES_ONLY = 0.81
-DEV_FLOOR = 0.95             # rules only (the fallback was trained on the dev half, so dev with it proves nothing)
-CATEGORY_FLOOR = 0.49        # the weakest category on the test half (other)
+# Round 5 (corpus grown to 637: 321 dev / 316 test, 152 new Azure ML-flavoured messages in both halves): 85.4 % with
+# the fallback retrained on the 321 dev messages, 81.0 % rules only (dev rules only 94.7 %); the weakest test category
+# is `other` (66.7 %), then job_config_invalid (68.2 %) and compute_unavailable (69.2 %).
+TEST_FLOOR = 0.85            # with the learned fallback, as `--classify-jsonl` runs
+TEST_FLOOR_RULES_ONLY = 0.80
+DEV_FLOOR = 0.94             # rules only (the fallback was trained on the dev half, so dev with it proves nothing)
+CATEGORY_FLOOR = 0.66        # the weakest category on the test half (other)
 HIGH_CONFIDENCE_FLOOR = 0.90
 
 
