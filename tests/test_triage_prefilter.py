@@ -99,3 +99,19 @@ def test_remembered_rows_equal_fresh_rows_whatever_the_id():
         assert decoded["id"] == identifier
         assert decoded == {**classify_record({"id": identifier, "message": message}), "id": identifier}
     batch.forget_rows()
+
+
+@needs_hyperscan
+def test_old_databases_are_pruned(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("GHOSTWATCH_CACHE_DIR", str(tmp_path))
+    for age, name in enumerate(["a", "b", "c", "d", "e", "f"]):
+        stale = tmp_path / f"prefilter-{name}.hsdb"
+        stale.write_bytes(b"old")
+        stale.with_suffix(".refused").write_text("")
+        os.utime(stale, (1_000_000 + age, 1_000_000 + age))
+    assert prefilter.Prefilter([(r"\bkilled\b", False)]).compile()
+    left = sorted(p.name for p in tmp_path.glob("prefilter-*.hsdb"))
+    assert len(left) == 4 and "prefilter-f.hsdb" in left and "prefilter-a.hsdb" not in left
+    assert len(list(tmp_path.glob("prefilter-*.refused"))) == 4

@@ -103,8 +103,9 @@ class Prefilter:
         self.always = frozenset(refused)
         self._database = database
         if database is not None:
-            _write_atomically(path, hyperscan.dumpb(database))
             _write_atomically(refused_path, " ".join(map(str, sorted(refused))).encode("ascii"))
+            _write_atomically(path, hyperscan.dumpb(database))
+            _prune(path.parent, keep=path)
         return True
 
     def scan(self, lowered_ascii: str) -> frozenset[int]:
@@ -136,6 +137,21 @@ def _compiled(sources: list[tuple[str, bool]], ids: Iterable[int], exact: bool =
     except hyperscan.HyperscanError:
         return None if exact is False else _compiled(sources, ids, exact=False)
     return database
+
+
+_KEEP_DATABASES = 4  # a catalogue edited often leaves one database per version behind: keep the newest few
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Remove all but the newest few cached databases (each ~1.5 MB); failures only leave files behind."""
+    try:
+        cached = sorted(folder.glob("prefilter-*.hsdb"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in cached[_KEEP_DATABASES:]:
+            if old != keep:
+                old.unlink(missing_ok=True)
+                old.with_suffix(".refused").unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
