@@ -105,3 +105,18 @@ def test_triage_imports_neither_torch_nor_the_azure_sdk():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout.strip()
     assert out == "[]"
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
+    import subprocess
+
+    source = tmp_path / "many.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "message": f"job {i}: No space left on device"}) + "\n"
+                              for i in range(5000)), encoding="utf-8")
+    command = (f"{sys.executable} -c 'import sys; from flows.cli import main; sys.exit(main())' "
+               f"triage --classify-jsonl {source} | head -n 1")
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parents[1])
+    assert json.loads(done.stdout)["category"] == "disk_full"
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode == 141

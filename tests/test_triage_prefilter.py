@@ -115,3 +115,15 @@ def test_old_databases_are_pruned(tmp_path, monkeypatch):
     left = sorted(p.name for p in tmp_path.glob("prefilter-*.hsdb"))
     assert len(left) == 4 and "prefilter-f.hsdb" in left and "prefilter-a.hsdb" not in left
     assert len(list(tmp_path.glob("prefilter-*.refused"))) == 4
+
+
+@needs_hyperscan
+def test_threads_scanning_at_once_get_the_answers_of_one(both_ways):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, fast, _ = both_ways
+    texts = [t.lower() for t in _messages() if t.isascii()] * 3
+    alone = [fast._prefilter.scan(t) for t in texts]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(fast._prefilter.scan, texts))
+    assert together == alone

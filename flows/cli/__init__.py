@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from flows.cli import common, preflight, run, sample_data, triage
@@ -21,10 +22,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_OUTPUT_CLOSED = 141  # what a shell reports for a command stopped by SIGPIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ghostwatch` script; returns the exit status."""
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except BrokenPipeError:
+        # The reader went away (`ghostwatch triage --classify-jsonl big.jsonl | head`): stop quietly, as Unix tools do.
+        # Python would flush stdout again at exit and fail once more; point it at /dev/null first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OUTPUT_CLOSED
 
 
 if __name__ == "__main__":

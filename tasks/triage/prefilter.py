@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -66,6 +67,7 @@ class Prefilter:
         self.sources = list(expressions)
         self.always: frozenset[int] = frozenset()
         self._database = None
+        self._threads = threading.local()  # a scratch space per thread: one scratch cannot serve two scans at once
         self._hits: list[int] = []
 
     @property
@@ -86,8 +88,8 @@ class Prefilter:
         refused_path = path.with_suffix(".refused")
         try:
             database = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
-            database.scratch = hyperscan.Scratch(database)
-            database.scan(b"probe", match_event_handler=_collect, context=set())  # built for another CPU: raises
+            probe = hyperscan.Scratch(database)  # a database built for another CPU fails here or in the scan
+            database.scan(b"probe", match_event_handler=_collect, context=set(), scratch=probe)
             self.always = frozenset(int(i) for i in refused_path.read_text(encoding="ascii").split())
             self._database = database
             return True
@@ -113,7 +115,11 @@ class Prefilter:
         if self._database is None:
             return self.always
         hits: set[int] = set()
-        self._database.scan(lowered_ascii.encode("ascii"), match_event_handler=_collect, context=hits)
+        scratch = getattr(self._threads, "scratch", None)
+        if scratch is None:
+            scratch = self._threads.scratch = hyperscan.Scratch(self._database)
+        self._database.scan(lowered_ascii.encode("ascii"), match_event_handler=_collect, context=hits,
+                            scratch=scratch)
         return frozenset(hits) | self.always if self.always else frozenset(hits)
 
 
