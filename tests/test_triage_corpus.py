@@ -23,10 +23,13 @@ FAILURES = [c for c in CATEGORIES if c != "none"]
 # Round 5 (corpus grown to 637: 321 dev / 316 test, 152 new Azure ML-flavoured messages in both halves): 85.4 % with
 # the fallback retrained on the 321 dev messages, 81.0 % rules only (dev rules only 94.7 %); the weakest test category
 # is `other` (66.7 %), then job_config_invalid (68.2 %) and compute_unavailable (69.2 %).
-TEST_FLOOR = 0.85            # with the learned fallback, as `--classify-jsonl` runs
-TEST_FLOOR_RULES_ONLY = 0.80
-DEV_FLOOR = 0.94             # rules only (the fallback was trained on the dev half, so dev with it proves nothing)
-CATEGORY_FLOOR = 0.66        # the weakest category on the test half (other)
+# Round 6 (corpus grown to 730: 367 dev / 363 test, 93 new messages for the weakest categories): 87.1 % with the
+# fallback retrained on the 367 dev messages, 82.6 % rules only (dev rules only 96.2 %); the weakest test category is
+# `other` (68.8 %), then job_config_invalid (70.4 %) and compute_unavailable (78.9 %).
+TEST_FLOOR = 0.86            # with the learned fallback, as `--classify-jsonl` runs
+TEST_FLOOR_RULES_ONLY = 0.82
+DEV_FLOOR = 0.95             # rules only (the fallback was trained on the dev half, so dev with it proves nothing)
+CATEGORY_FLOOR = 0.68        # the weakest category on the test half (other)
 HIGH_CONFIDENCE_FLOOR = 0.90
 
 
