@@ -117,6 +117,7 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
                f"triage --classify-jsonl {source} | head -n 1")
     done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).parents[1])
-    assert json.loads(done.stdout)["category"] == "disk_full"
-    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
-    assert done.returncode == 141
+    seen = f"status {done.returncode}, stdout {done.stdout[:300]!r}, stderr {done.stderr[-2000:]!r}"
+    assert json.loads(done.stdout)["category"] == "disk_full", seen
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, seen
+    assert done.returncode == 141, seen

@@ -46,6 +46,8 @@ written from the table's kind. A line may be matched by several tables; prioriti
 from __future__ import annotations
 
 import re
+from re import _constants as sre_constants  # noqa: the pattern parser ships with CPython's re
+from re import _parser as sre_parse
 from typing import Any, Callable
 
 SECTIONS = ("error_codes", "http_status", "exceptions", "errnos", "exit_codes", "keywords")
@@ -161,6 +163,31 @@ def _exit_codes(entry: dict, here: str):
     return pattern, re.IGNORECASE, "The process exited with status {exit_code} ({category})", frozenset(codes), "generic"
 
 
+def bounded(words: str, right: bool) -> str:
+    """`words` read at word boundaries: `\b(?:words)\b` (only the left one when not `right`). A boundary keeps a
+    word from matching inside a longer one; next to punctuation it would instead demand a letter there (`\b'x'\b`
+    never matches after a space), so an alternative that starts or ends with punctuation gets no boundary on that
+    side."""
+    alternatives = _top_level_alternatives(words)
+    if not any(_punctuation_edge(a, "start") or (right and _punctuation_edge(a, "end")) for a in alternatives):
+        return rf"\b(?:{words})\b" if right else rf"\b(?:{words})"
+    edged = [("" if _punctuation_edge(a, "start") else r"\b") + f"(?:{a})"
+             + ("" if not right or _punctuation_edge(a, "end") else r"\b") for a in alternatives]
+    return "(?:" + "|".join(edged) + ")"
+
+
+def _punctuation_edge(alternative: str, side: str) -> bool:
+    """Does the alternative begin (`start`) or end (`end`) with a literal that is not a word character?"""
+    try:
+        items = list(sre_parse.parse(alternative))
+    except re.error:
+        return False  # an alternative cut from a larger group: leave its boundary as it was
+    if not items:
+        return False
+    op, arg = items[0] if side == "start" else items[-1]
+    return op is sre_constants.LITERAL and not (chr(arg).isalnum() or chr(arg) == "_")
+
+
 class ContextPattern:
     """A word read in context: `words` found at word boundaries, then `near` looked for within `window` characters.
 
@@ -169,8 +196,8 @@ class ContextPattern:
     """
 
     def __init__(self, words: str, near: str | None, window: int, unless: str | None):
-        self.word = re.compile(rf"\b(?:{words})\b", re.IGNORECASE)
-        self.near = re.compile(rf"\b(?:{near})", re.IGNORECASE) if near else None
+        self.word = re.compile(bounded(words, right=True), re.IGNORECASE)
+        self.near = re.compile(bounded(near, right=False), re.IGNORECASE) if near else None
         self.unless = re.compile(unless, re.IGNORECASE) if unless else None
         self.window = window
         self.pattern = self.word.pattern + (f" near {near!r} within {window}" if near else "") + \
