@@ -134,3 +134,19 @@ def test_data_and_configuration_errors_are_never_retryable():
                  "script_or_code_missing", "dependency_missing", "quota_exceeded", "output_invalid", "other"):
         info = catalogue.category(name)
         assert (info.retryable, info.action) == (False, "stop"), name
+
+
+@pytest.mark.parametrize("words, text, expected", [
+    ("'charmap' codec", "UnicodeDecodeError: 'charmap' codec can't decode byte 0x9d", True),
+    (r"\(400\)", "the service answered (400) Bad Request", True),
+    ("-inf|nan", "loss became -inf at step 12", True),
+    ("KeyError: ", "KeyError: 'video_id'", True),
+    ("oom", "the room was booked", False),          # a word still needs its boundaries
+    (r"\.py", "python: can't open file 'train.py'", True),
+])
+def test_keyword_edges_of_punctuation_match_where_they_read(words, text, expected):
+    import re
+
+    from tasks.triage.signals import bounded
+
+    assert (re.search(bounded(words, right=True), text, re.IGNORECASE) is not None) is expected
