@@ -3,6 +3,11 @@
     python tests/data/triage/build_corpus.py PART.jsonl [PART.jsonl ...] [--relabel relabel.json]
     python tests/data/triage/build_corpus.py --apply-relabel sources/relabel_round3.json   # corpus.jsonl in place
 
+The corpus as it stands is rebuilt, byte for byte, from the parts kept in sources/ (a to i, one per gathering round):
+
+    cd tests/data/triage && python build_corpus.py sources/part_?.jsonl && python build_corpus.py --apply-relabel \
+        sources/relabel_round3.json
+
 Each input line is {"id", "message", "category", "source"} (a message quoted from a public source, with its URL).
 Messages are deduplicated by their text (whitespace collapsed); ids get the part's letter so that two parts' ids do not
 collide. `--relabel` takes {"<id>": "<category>"} for the few labels that are clearly wrong by the taxonomy's
