@@ -239,7 +239,11 @@ def test_cancelling_the_flow_run_cancels_the_azure_job(prefect_harness, live_fak
             time.sleep(0.5)
     finally:
         os.killpg(worker.pid, 15)
-        worker.wait(timeout=30)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # still winding down the cancelled run's process on a busy machine
+            os.killpg(worker.pid, 9)
+            worker.wait(timeout=30)
     (job,) = live_fake.jobs.values()
     assert job.cancelled_at is not None and live_fake.job_state(job) in ("CancelRequested", "Canceled")
     with get_client(sync_client=True) as client:
