@@ -103,13 +103,17 @@ def classify_lines(lines: Iterable[str], jobs: int = 1, *,
     pieces = chunks(lines)
     head: list[list[tuple[int, str]]] = []
     seen = 0
-    enough = max(min_parallel_lines if jobs > 1 else 0, PREFILTER_COMPILE_MIN_LINES)
-    for chunk in pieces:  # read ahead just far enough to know whether the input is big enough for a pool
+    # Read ahead just far enough to know whether the input is big enough for a pool, and, when the prefilter is not
+    # cached, whether it is big enough to compile it.
+    cached = prepare_matcher()
+    enough = max(min_parallel_lines if jobs > 1 else 0, 0 if cached else PREFILTER_COMPILE_MIN_LINES)
+    for chunk in pieces if enough else ():
         head.append(chunk)
         seen += len(chunk)
         if seen >= enough:
             break
-    prepare_matcher(compile_prefilter=seen >= PREFILTER_COMPILE_MIN_LINES)
+    if not cached and seen >= PREFILTER_COMPILE_MIN_LINES:
+        prepare_matcher(compile_prefilter=True)
     if jobs <= 1 or seen < min_parallel_lines:
         for chunk in chain(head, pieces):
             yield from classify_chunk(chunk)

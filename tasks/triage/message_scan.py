@@ -55,7 +55,7 @@ class _Prepared:
         self.context = in_context
         self.multiline = self.word = self.near = self.unless = None
         self.parts: list[re.Pattern[str]] | None = None
-        self.part_sources: list[str] | None = None
+        self.part_sources: list[str] | None = None  # the alternatives of a long word list, each with its boundaries
         self.window = regex.window if in_context else 0
         self.compiled = False
         # Case-insensitive patterns run lower-cased on the lower-cased message: re's IGNORECASE costs about 3x.
@@ -66,7 +66,7 @@ class _Prepared:
             inner = regex.word.pattern[len(r"\b(?:"):-len(r")\b")] if regex.word.pattern.startswith(r"\b(?:") else None
             alternatives = _top_level_alternatives(inner) if inner else []
             if len(alternatives) >= _SPLIT_ALTERNATIVES:
-                self.part_sources = alternatives
+                self.part_sources = [rf"\b(?:{a})\b" for a in alternatives]  # each one read as the whole is
 
     def compile(self) -> None:
         """Compile the lower-cased regexes (a pattern that cannot be lower-cased runs as written, IGNORECASE)."""
@@ -79,7 +79,7 @@ class _Prepared:
             if None in (self.word, self.near if regex.near else 0, self.unless if regex.unless else 0):
                 self.lowered = False
             if self.lowered and self.part_sources is not None:
-                parts = [_fast(rf"\b(?:{a})\b", 0) for a in self.part_sources]
+                parts = [_fast(source, 0) for source in self.part_sources]
                 # Without its parts the rule searches the whole alternation: the same matches, found more slowly.
                 self.parts = parts if None not in parts else None
         elif self.lowered:
@@ -287,7 +287,7 @@ class MessageMatcher:
             if item.part_sources is not None:
                 for index, source in enumerate(item.part_sources):
                     roles.append((item, "word", index))
-                    sources.append((rf"\b(?:{source})\b", False))
+                    sources.append((source, False))
             else:
                 roles.append((item, "word", None))
                 sources.append((regex.word.pattern, False))
@@ -532,7 +532,7 @@ def _part_gates(item: _Prepared) -> list | None:
     alternatives has no literal to gate on: then the rule is gated as a whole)."""
     if item.part_sources is None:
         return None
-    gates = [_dnf_of(rf"\b(?:{source})\b") for source in item.part_sources]
+    gates = [_dnf_of(source) for source in item.part_sources]
     return gates if all(gates) else None
 
 

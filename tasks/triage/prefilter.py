@@ -23,6 +23,7 @@ import os
 import re
 import tempfile
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -40,14 +41,10 @@ _PREFILTER = hyperscan.HS_FLAG_PREFILTER if hyperscan else 0
 _INEXACT = re.compile(r"\(\?<?[=!]|\(\?P=|\\[1-9]")
 
 
-_WORKS: list[bool] = []
-
-
+@lru_cache(maxsize=1)
 def available() -> bool:
     """Is the Hyperscan engine installed, and does it run on this CPU (it needs SSSE3)?"""
-    if not _WORKS:
-        _WORKS.append(hyperscan is not None and _compiled([("probe", False)], [0]) is not None)
-    return _WORKS[0]
+    return hyperscan is not None and _compiled([("probe", False)], [0]) is not None
 
 
 def cache_dir() -> Path:
@@ -68,7 +65,6 @@ class Prefilter:
         self.always: frozenset[int] = frozenset()
         self._database = None
         self._threads = threading.local()  # a scratch space per thread: one scratch cannot serve two scans at once
-        self._hits: list[int] = []
 
     @property
     def key(self) -> str:
@@ -179,8 +175,10 @@ def main() -> int:
         return 0
     from tasks.triage.batch import prepare_matcher
 
-    prepare_matcher(compile_prefilter=True)
-    print(f"triage prefilter compiled into {cache_dir()}")
+    if prepare_matcher(compile_prefilter=True):
+        print(f"triage prefilter compiled into {cache_dir()}")
+    else:
+        print("triage prefilter switched off (GHOSTWATCH_TRIAGE_PREFILTER); nothing compiled")
     return 0
 
 

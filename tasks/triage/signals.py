@@ -164,15 +164,15 @@ def _exit_codes(entry: dict, here: str):
 
 
 def bounded(words: str, right: bool) -> str:
-    """`words` read at word boundaries: `\b(?:words)\b` (only the left one when not `right`). A boundary keeps a
+    r"""`words` read at word boundaries: `\b(?:words)\b` (only the left one when not `right`). A boundary keeps a
     word from matching inside a longer one; next to punctuation it would instead demand a letter there (`\b'x'\b`
     never matches after a space), so an alternative that starts or ends with punctuation gets no boundary on that
     side."""
-    alternatives = _top_level_alternatives(words)
-    if not any(_punctuation_edge(a, "start") or (right and _punctuation_edge(a, "end")) for a in alternatives):
+    edges = [(a, _punctuation_edge(a, "start"), right and _punctuation_edge(a, "end"))
+             for a in _top_level_alternatives(words)]
+    if not any(start or end for _, start, end in edges):
         return rf"\b(?:{words})\b" if right else rf"\b(?:{words})"
-    edged = [("" if _punctuation_edge(a, "start") else r"\b") + f"(?:{a})"
-             + ("" if not right or _punctuation_edge(a, "end") else r"\b") for a in alternatives]
+    edged = [("" if start else r"\b") + f"(?:{a})" + ("" if end or not right else r"\b") for a, start, end in edges]
     return "(?:" + "|".join(edged) + ")"
 
 
