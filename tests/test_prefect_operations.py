@@ -135,8 +135,17 @@ def test_killed_run_alerts_exactly_once_from_the_server_backstop(server, deploye
     params = demo_config(tmp_path, limit=None)
     done = prefect_cli(server, "deployment", "run", "ghost-probing/local-demo", "--param", f"config={json.dumps(params)}")
     assert done.returncode == 0, done.stdout + done.stderr
-    active = wait_for(lambda: next(iter((tmp_path / "runs").glob("*/.ghostwatch/active_job.json")), None), 300,
-                      "the run to submit its job")
+    def submitted():
+        # The attempt is recorded before the submit and again with the job's pid after it: wait for the second.
+        for path in (tmp_path / "runs").glob("*/.ghostwatch/active_job.json"):
+            try:
+                if json.loads(path.read_text()).get("details", {}).get("pid"):
+                    return path
+            except (OSError, ValueError):
+                pass  # being rewritten
+        return None
+
+    active = wait_for(submitted, 300, "the run to submit its job")
     job = json.loads(active.read_text())
     flow_process = psutil.Process(job["details"]["pid"]).parent()
     run_folder = active.parents[1]
