@@ -178,6 +178,12 @@ def bounded(words: str, right: bool) -> str:
 
 def _punctuation_edge(alternative: str, side: str) -> bool:
     """Does the alternative begin (`start`) or end (`end`) with a literal that is not a word character?"""
+    edge = alternative[:1] if side == "start" else alternative[-1:]
+    # Most alternatives begin and end with a letter or a group: no need to parse them (parsing costs start-up).
+    escaped = side == "end" and alternative[-2:-1] == "\\"
+    if not escaped and (edge in (("(", "[") if side == "start" else (")", "]"))
+                        or (edge.isascii() and (edge.isalnum() or edge == "_"))):
+        return False
     try:
         items = list(sre_parse.parse(alternative))
     except re.error:
