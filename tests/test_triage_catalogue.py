@@ -119,6 +119,40 @@ def test_a_bad_rule_stops_start_up(tmp_path, mutate, message):
         load_catalogue(path)
 
 
+def _keyword(data, rule_id):
+    return next(e for e in data["keywords"] if e["id"] == rule_id)
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda d: _keyword(d, "kw.quota").update(words="quota(s"), "`words` does not compile"),
+    (lambda d: _keyword(d, "kw.quota").update(near="exceed(ed"), "does not compile"),
+    (lambda d: _keyword(d, "kw.quota").update(unless="disk quota|(?<=a+)b"), "does not compile"),
+])
+def test_a_bad_words_in_context_entry_stops_start_up_even_when_an_earlier_version_was_checked(tmp_path, monkeypatch,
+                                                                                                mutate, message):
+    monkeypatch.setenv("GHOSTWATCH_CACHE_DIR", str(tmp_path / "cache"))
+    load_catalogue(_write_catalogue(tmp_path, lambda d: None))  # the shipped text: checked, remembered
+    path = _write_catalogue(tmp_path, mutate)
+    with pytest.raises(CatalogueError, match=message):
+        load_catalogue(path)
+    with pytest.raises(CatalogueError, match=message):  # a failed check is never remembered as passed
+        load_catalogue(path)
+
+
+def test_a_checked_catalogue_version_leaves_compiling_to_first_use(tmp_path, monkeypatch):
+    from tasks.triage.signals import ContextPattern
+
+    monkeypatch.setenv("GHOSTWATCH_CACHE_DIR", str(tmp_path / "cache"))
+    path = _write_catalogue(tmp_path, lambda d: None)
+    load_catalogue(path)
+    assert len(list((tmp_path / "cache").glob("catalogue-*.checked"))) == 1
+    again = load_catalogue(path)
+    in_context = [r.regex for r in again.rules if isinstance(r.regex, ContextPattern)]
+    assert in_context and all(p._compiled is None for p in in_context)
+    quota = again.rule("kw.quota").regex
+    assert quota.search("the job exceeded its quota of cores") and quota._compiled is not None
+
+
 def test_unreadable_catalogue_is_a_clear_error(tmp_path):
     with pytest.raises(CatalogueError, match="cannot read catalogue"):
         load_catalogue(tmp_path / "missing.yaml")

@@ -47,7 +47,9 @@ blocks of log text first; a regex only runs on a line that holds one of its rule
 """
 from __future__ import annotations
 
+import hashlib
 import re
+import sys
 from dataclasses import dataclass
 from re import _constants as sre_constants  # noqa: the pattern parser ships with CPython's re
 from re import _parser as sre_parser
@@ -171,7 +173,8 @@ def load_catalogue(path: Path | str | None = None) -> Catalogue:
     source = Path(path) if path else DEFAULT_CATALOGUE
     try:
         # libyaml's loader when PyYAML has it: the same data, read eight times faster (start-up of every triage).
-        data = yaml.load(source.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        text = source.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except OSError as exc:
         raise CatalogueError(f"cannot read catalogue {source}: {exc}") from exc
     except yaml.YAMLError as exc:
@@ -183,9 +186,50 @@ def load_catalogue(path: Path | str | None = None) -> Catalogue:
     rules = tuple(_load_rule(entry, i, categories, source) for i, entry in enumerate(_as_list(data.get("rules"), "rules", source)))
     rules += _load_signal_tables(data, categories, source)
     _check_unique([r.id for r in rules] + [b.id for b in benign], source)
+    _check_context_patterns(rules, text, source)
     # One pass of one combined regex per line decides whether any rule can match at all: most log lines match
     # nothing, and testing 40 patterns on each of them would dominate the time to triage a large folder.
     return Catalogue(categories=categories, rules=rules, benign=benign, source=source)
+
+
+def _check_context_patterns(rules: tuple[Rule, ...], text: str, source: Path) -> None:
+    """Compile every word-in-context pattern once and refuse one that does not compile or matches the empty string.
+
+    The same catalogue text, read by the same code and Python, compiles the same way: a marker in the cache folder
+    remembers that this version passed, so later start-ups leave the compiling to first use (start-up halves)."""
+    from tasks.triage.prefilter import cache_dir, write_atomically
+    from tasks.triage.signals import ContextPattern
+
+    digest = hashlib.sha256(f"{sys.version}\0{text}\0".encode("utf-8"))
+    for module in ("catalogue.py", "signals.py"):
+        digest.update((Path(__file__).with_name(module)).read_bytes())
+    marker = cache_dir() / f"catalogue-{digest.hexdigest()[:24]}.checked"
+    if marker.exists():
+        return
+    for rule in rules:
+        if not isinstance(rule.regex, ContextPattern):
+            continue
+        try:
+            empty = rule.regex.compile().search("")
+        except re.error as exc:
+            raise CatalogueError(f"catalogue {source}: keywords entry {rule.id}: `words`, `near` or `unless` does not "
+                                 f"compile: {exc}") from None
+        if empty:
+            raise CatalogueError(f"catalogue {source}: keywords entry {rule.id}: the pattern built from it matches "
+                                 "the empty string")
+    write_atomically(marker, b"")
+    _prune_markers(marker)
+
+
+def _prune_markers(keep: Path, count: int = 8) -> None:
+    """Keep the newest few markers (one per catalogue version edited); failures only leave files behind."""
+    try:
+        markers = sorted(keep.parent.glob("catalogue-*.checked"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in markers[count:]:
+            if old != keep:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 @lru_cache(maxsize=4)
@@ -291,7 +335,7 @@ def _load_rule(entry: Any, index: int, categories: dict[str, CategoryInfo], sour
 
 def _load_signal_tables(data: dict, categories: dict[str, CategoryInfo], source: Path) -> tuple[Rule, ...]:
     """The structured and generic tables (signals.py documents them), compiled into rules."""
-    from tasks.triage.signals import SECTIONS, SignalError, compile_section
+    from tasks.triage.signals import SECTIONS, ContextPattern, SignalError, compile_section
 
     def make_rule(entry: dict, regex: re.Pattern[str], summary: str, keywords, tier: str, where: str, gates) -> Rule:
         rid = _check_id(entry.get("id"), where)
@@ -302,7 +346,7 @@ def _load_signal_tables(data: dict, categories: dict[str, CategoryInfo], source:
         priority = entry.get("priority")
         if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 100:
             raise CatalogueError(f"{where}: `priority` must be an integer 0..100")
-        if regex.search(""):
+        if not isinstance(regex, ContextPattern) and regex.search(""):  # words in context: _check_context_patterns
             raise CatalogueError(f"{where}: the pattern built from it matches the empty string")
         return Rule(id=rid, category=category, priority=priority, regex=regex,
                     summary=summary.replace("{category}", category),
@@ -361,14 +405,15 @@ def _str_tuple(value: Any, where: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def required_literals(regex: re.Pattern[str], min_length: int = 3) -> frozenset[str] | None:
+def required_literals(regex: re.Pattern[str] | str, min_length: int = 3) -> frozenset[str] | None:
     """Lower-case literals of which any match must contain at least one, or None when the pattern has none.
 
     Read from the parsed pattern: a run of literal characters, a group, or an alternation whose every branch has one.
     Triage tests these with `in` on whole blocks of log text before running any regex, which is what keeps a 50 MB
     folder fast; a superset is always safe (the regex still decides).
     """
-    return _best_literals(sre_parser.parse(regex.pattern, regex.flags), min_length)
+    parsed = sre_parser.parse(regex) if isinstance(regex, str) else sre_parser.parse(regex.pattern, regex.flags)
+    return _best_literals(parsed, min_length)
 
 
 def _best_literals(items, min_length: int) -> frozenset[str] | None:

@@ -63,7 +63,7 @@ class _Prepared:
         if in_context and self.lowered:
             # A long alternation of words is also kept one alternative at a time: only the alternatives whose
             # literals a message holds are searched, each a small regex instead of one large one.
-            inner = regex.word.pattern[len(r"\b(?:"):-len(r")\b")] if regex.word.pattern.startswith(r"\b(?:") else None
+            inner = regex.word_pattern[len(r"\b(?:"):-len(r")\b")] if regex.word_pattern.startswith(r"\b(?:") else None
             alternatives = _top_level_alternatives(inner) if inner else []
             if len(alternatives) >= _SPLIT_ALTERNATIVES:
                 self.part_sources = [rf"\b(?:{a})\b" for a in alternatives]  # each one read as the whole is
@@ -73,15 +73,17 @@ class _Prepared:
         self.compiled = True
         regex = self.rule.regex
         if self.context:
-            self.word = _fast(regex.word.pattern, 0)
-            self.near = _fast(regex.near.pattern, 0) if regex.near is not None else None
-            self.unless = _lower_compile(regex.unless.pattern, 0) if regex.unless is not None else None
-            if None in (self.word, self.near if regex.near else 0, self.unless if regex.unless else 0):
-                self.lowered = False
+            self.near = _fast(regex.near_pattern, 0) if regex.near_pattern is not None else None
+            self.unless = _lower_compile(regex.unless_pattern, 0) if regex.unless_pattern is not None else None
             if self.lowered and self.part_sources is not None:
-                parts = [_fast(source, 0) for source in self.part_sources]
-                # Without its parts the rule searches the whole alternation: the same matches, found more slowly.
-                self.parts = parts if None not in parts else None
+                # Each alternative is compiled when a message first may match it (most never meet one); the whole
+                # alternation only when a message comes without the list of alternatives it may match.
+                self.parts = [None] * len(self.part_sources)
+            else:
+                self.word = _fast(regex.word_pattern, 0)
+            if None in (self.word if self.parts is None else 0, self.near if regex.near_pattern else 0,
+                        self.unless if regex.unless_pattern else 0):
+                self.lowered = False
         elif self.lowered:
             self.multiline = _lower_compile(regex.pattern, (regex.flags & ~re.IGNORECASE) | re.MULTILINE)
             self.lowered = self.multiline is not None
@@ -94,7 +96,7 @@ class _Prepared:
         near, window = self.near, self.window
         if near is not None and not near.search(lowered):
             return None  # no context word anywhere: one search instead of one per occurrence of the word
-        if parts is not None and self.parts is not None:
+        if parts is not None and self.parts is not None and None not in (self._part(i) for i in parts):
             best = None
             for index in sorted(parts):
                 for match in self.parts[index].finditer(lowered):
@@ -107,7 +109,7 @@ class _Prepared:
             if best is None or (self.unless is not None and self.unless.search(lowered)):
                 return None
             return best
-        for match in self.word.finditer(lowered):
+        for match in self._whole_word().finditer(lowered):
             if near is not None and not near.search(lowered, max(0, match.start() - window),
                                                    min(len(lowered), match.end() + window)):
                 continue
@@ -115,6 +117,21 @@ class _Prepared:
                 return None
             return match
         return None
+
+
+    def _part(self, index: int):
+        """The alternative `index` of the words, compiled on first use; None if it cannot be lower-cased."""
+        part = self.parts[index]
+        if part is None:
+            part = self.parts[index] = _fast(self.part_sources[index], 0)
+        return part
+
+    def _whole_word(self):
+        """The whole alternation of the words, compiled on first use (the rule's own case-insensitive regex when
+        its lower-cased form does not compile: the same matches on the lower-cased text)."""
+        if self.word is None:
+            self.word = _fast(self.rule.regex.word_pattern, 0) or self.rule.regex.word
+        return self.word
 
 
 class _LeftBounded:
@@ -290,10 +307,10 @@ class MessageMatcher:
                     sources.append((source, False))
             else:
                 roles.append((item, "word", None))
-                sources.append((regex.word.pattern, False))
-            if regex.near is not None:
+                sources.append((regex.word_pattern, False))
+            if regex.near_pattern is not None:
                 roles.append((item, "near", None))
-                sources.append((regex.near.pattern, False))
+                sources.append((regex.near_pattern, False))
         built = prefilter.Prefilter(sources)
         if not built.compile(when_not_cached=compile):
             return False
@@ -348,7 +365,7 @@ class MessageMatcher:
             elif item not in words or words[item] is not None:
                 words.setdefault(item, set()).add(part)
         found = [(item, frozenset(parts) if parts is not None else None) for item, parts in words.items()
-                 if not item.context or item.rule.regex.near is None or item in near]
+                 if not item.context or item.rule.regex.near_pattern is None or item in near]
         result = sorted(found, key=_rank_pair)
         if len(self._prefilter_memo) > _MEMO_LIMIT // 10:
             self._prefilter_memo.clear()
@@ -568,9 +585,9 @@ def _gate(rule: Rule) -> tuple[list[tuple[str, ...]], frozenset[str] | None]:
     first = [_PIECE.findall(word.lower()) for _, word in rule.gates[0]] if rule.gates else []
     gated = [(max(runs, key=len),) for runs in first] if first and all(first) else []
     if isinstance(regex, ContextPattern):
-        alternatives = _dnf_of(regex.word.pattern) or gated
-        if regex.near is not None:
-            near = _dnf_of(regex.near.pattern)
+        alternatives = _dnf_of(regex.word_pattern) or gated
+        if regex.near_pattern is not None:
+            near = _dnf_of(regex.near_pattern)
             also = frozenset(alternative[0] for alternative in near) if near else None
     else:
         alternatives = _dnf_of(regex.pattern)

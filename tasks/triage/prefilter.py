@@ -101,8 +101,8 @@ class Prefilter:
         self.always = frozenset(refused)
         self._database = database
         if database is not None:
-            _write_atomically(refused_path, " ".join(map(str, sorted(refused))).encode("ascii"))
-            _write_atomically(path, hyperscan.dumpb(database))
+            write_atomically(refused_path, " ".join(map(str, sorted(refused))).encode("ascii"))
+            write_atomically(path, hyperscan.dumpb(database))
             _prune(path.parent, keep=path)
         return True
 
@@ -156,8 +156,8 @@ def _prune(folder: Path, keep: Path) -> None:
         pass
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write the cache file whole or not at all (two processes may build it at once); failures only cost speed."""
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a cache file whole or not at all (two processes may build it at once); failures only cost speed."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")

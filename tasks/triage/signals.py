@@ -202,14 +202,36 @@ class ContextPattern:
     """
 
     def __init__(self, words: str, near: str | None, window: int, unless: str | None):
-        self.word = re.compile(bounded(words, right=True), re.IGNORECASE)
-        self.near = re.compile(bounded(near, right=False), re.IGNORECASE) if near else None
-        self.unless = re.compile(unless, re.IGNORECASE) if unless else None
+        # The regexes are compiled on first use (`compile`): most rules never meet a message they may match, and
+        # compiling some 600 of them would double start-up. load_catalogue compiles them all once per catalogue version.
+        self.word_pattern = bounded(words, right=True)
+        self.near_pattern = bounded(near, right=False) if near else None
+        self.unless_pattern = unless or None
+        self._compiled: tuple | None = None
         self.window = window
-        self.pattern = self.word.pattern + (f" near {near!r} within {window}" if near else "") + \
+        self.pattern = self.word_pattern + (f" near {near!r} within {window}" if near else "") + \
             (f" unless {unless!r}" if unless else "")
         self.flags = re.IGNORECASE
         self.groupindex: dict[str, int] = {}
+
+    def compile(self) -> "ContextPattern":
+        """Compile the word, context and exception regexes now; re.error if one does not compile."""
+        if self._compiled is None:
+            self._compiled = tuple(re.compile(p, re.IGNORECASE) if p else None
+                                   for p in (self.word_pattern, self.near_pattern, self.unless_pattern))
+        return self
+
+    @property
+    def word(self) -> re.Pattern[str]:
+        return self.compile()._compiled[0]
+
+    @property
+    def near(self) -> re.Pattern[str] | None:
+        return self.compile()._compiled[1]
+
+    @property
+    def unless(self) -> re.Pattern[str] | None:
+        return self.compile()._compiled[2]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ContextPattern) and other.pattern == self.pattern
@@ -241,11 +263,11 @@ def _keywords(entry: dict, here: str):
         raise SignalError(f"{here}: `window` must be a whole number of characters, 1..1000")
     from tasks.triage.catalogue import required_literals  # one literal reader for every rule
 
+    pattern = ContextPattern(words, near, window, unless)
     try:
-        pattern = ContextPattern(words, near, window, unless)
+        keywords = required_literals(pattern.word_pattern)
     except re.error as exc:
-        raise SignalError(f"{here}: `words`, `near` or `unless` does not compile: {exc}") from exc
-    keywords = required_literals(pattern.word)
+        raise SignalError(f"{here}: `words` does not compile: {exc}") from exc
     if not keywords:
         raise SignalError(f"{here}: `words` must hold a literal of 3+ characters, so lines can be prefiltered")
     return pattern, re.IGNORECASE, "'{match}' ({category})", keywords, "generic"
