@@ -1,6 +1,7 @@
 """The shipped failure catalogue: loads as production loads it, every rule proven by a real excerpt, bad rules refused."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,17 @@ def test_a_checked_catalogue_version_leaves_compiling_to_first_use(tmp_path, mon
     assert in_context and all(p._compiled is None for p in in_context)
     quota = again.rule("kw.quota").regex
     assert quota.search("the job exceeded its quota of cores") and quota._compiled is not None
+    assert [r.keywords for r in again.rules] == [r.keywords for r in load_catalogue(DEFAULT_CATALOGUE).rules]
+
+
+def test_an_unreadable_marker_only_costs_a_new_check(tmp_path, monkeypatch):
+    monkeypatch.setenv("GHOSTWATCH_CACHE_DIR", str(tmp_path / "cache"))
+    path = _write_catalogue(tmp_path, lambda d: None)
+    first = load_catalogue(path)
+    (marker,) = (tmp_path / "cache").glob("catalogue-*.checked")
+    marker.write_text('{"literals": [1, 2', encoding="utf-8")
+    assert load_catalogue(path).rules == first.rules
+    assert json.loads(marker.read_text(encoding="utf-8"))["literals"], "the marker is written again, whole"
 
 
 def test_unreadable_catalogue_is_a_clear_error(tmp_path):

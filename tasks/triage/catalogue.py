@@ -48,8 +48,10 @@ blocks of log text first; a regex only runs on a line that holds one of its rule
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from re import _constants as sre_constants  # noqa: the pattern parser ships with CPython's re
 from re import _parser as sre_parser
@@ -182,30 +184,67 @@ def load_catalogue(path: Path | str | None = None) -> Catalogue:
     if not isinstance(data, dict) or data.get("version") != 1:
         raise CatalogueError(f"catalogue {source}: expected a mapping with `version: 1` at the top")
     categories = _load_categories(data.get("categories"), source)
-    benign = tuple(_load_benign(entry, i, source) for i, entry in enumerate(_as_list(data.get("benign"), "benign", source)))
-    rules = tuple(_load_rule(entry, i, categories, source) for i, entry in enumerate(_as_list(data.get("rules"), "rules", source)))
-    rules += _load_signal_tables(data, categories, source)
+    marker = _marker_for(text)
+    with _LOADING:
+        known = _read_marker(marker)
+        _LITERALS.update(known or {})
+        _RECORDING[:] = [[]]
+        try:
+            benign = tuple(_load_benign(entry, i, source)
+                           for i, entry in enumerate(_as_list(data.get("benign"), "benign", source)))
+            rules = tuple(_load_rule(entry, i, categories, source)
+                          for i, entry in enumerate(_as_list(data.get("rules"), "rules", source)))
+            rules += _load_signal_tables(data, categories, source)
+        finally:
+            used = _RECORDING.pop() if _RECORDING else []
     _check_unique([r.id for r in rules] + [b.id for b in benign], source)
-    _check_context_patterns(rules, text, source)
+    if known is None:
+        _check_context_patterns(rules, source)
+        _write_marker(marker, {key: _LITERALS[key] for key in used})
     # One pass of one combined regex per line decides whether any rule can match at all: most log lines match
     # nothing, and testing 40 patterns on each of them would dominate the time to triage a large folder.
     return Catalogue(categories=categories, rules=rules, benign=benign, source=source)
 
 
-def _check_context_patterns(rules: tuple[Rule, ...], text: str, source: Path) -> None:
-    """Compile every word-in-context pattern once and refuse one that does not compile or matches the empty string.
+# What start-up learns about a catalogue version, kept in the cache folder: the same text, read by the same code and
+# Python, parses and compiles the same way. A version seen before skips compiling its words-in-context patterns (they
+# compile on first use) and parsing every pattern for its literals (a third of start-up).
+_LITERALS: dict[str, frozenset[str] | None] = {}  # required_literals' answers: "<min>\0<flags>\0<pattern>" -> literals
+_RECORDING: list[list[str]] = []                   # the keys one load asks for (to write them to its marker)
+_LOADING = threading.Lock()
 
-    The same catalogue text, read by the same code and Python, compiles the same way: a marker in the cache folder
-    remembers that this version passed, so later start-ups leave the compiling to first use (start-up halves)."""
-    from tasks.triage.prefilter import cache_dir, write_atomically
-    from tasks.triage.signals import ContextPattern
+
+def _marker_for(text: str) -> Path:
+    from tasks.triage.prefilter import cache_dir
 
     digest = hashlib.sha256(f"{sys.version}\0{text}\0".encode("utf-8"))
     for module in ("catalogue.py", "signals.py"):
         digest.update((Path(__file__).with_name(module)).read_bytes())
-    marker = cache_dir() / f"catalogue-{digest.hexdigest()[:24]}.checked"
-    if marker.exists():
-        return
+    return cache_dir() / f"catalogue-{digest.hexdigest()[:24]}.checked"
+
+
+def _read_marker(marker: Path) -> dict[str, frozenset[str] | None] | None:
+    """The literals a checked version's patterns require; None when this version was not checked here (or its
+    marker cannot be read: it is checked again)."""
+    try:
+        literals = json.loads(marker.read_text(encoding="utf-8"))["literals"]
+        return {key: None if value is None else frozenset(str(v) for v in value) for key, value in literals.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _write_marker(marker: Path, literals: dict[str, frozenset[str] | None]) -> None:
+    from tasks.triage.prefilter import write_atomically
+
+    body = {"literals": {key: None if value is None else sorted(value) for key, value in literals.items()}}
+    write_atomically(marker, json.dumps(body, ensure_ascii=False).encode("utf-8"))
+    _prune_markers(marker)
+
+
+def _check_context_patterns(rules: tuple[Rule, ...], source: Path) -> None:
+    """Compile every word-in-context pattern; refuse one that does not compile or matches the empty string."""
+    from tasks.triage.signals import ContextPattern
+
     for rule in rules:
         if not isinstance(rule.regex, ContextPattern):
             continue
@@ -217,8 +256,6 @@ def _check_context_patterns(rules: tuple[Rule, ...], text: str, source: Path) ->
         if empty:
             raise CatalogueError(f"catalogue {source}: keywords entry {rule.id}: the pattern built from it matches "
                                  "the empty string")
-    write_atomically(marker, b"")
-    _prune_markers(marker)
 
 
 def _prune_markers(keep: Path, count: int = 8) -> None:
@@ -412,8 +449,13 @@ def required_literals(regex: re.Pattern[str] | str, min_length: int = 3) -> froz
     Triage tests these with `in` on whole blocks of log text before running any regex, which is what keeps a 50 MB
     folder fast; a superset is always safe (the regex still decides).
     """
-    parsed = sre_parser.parse(regex) if isinstance(regex, str) else sre_parser.parse(regex.pattern, regex.flags)
-    return _best_literals(parsed, min_length)
+    pattern, flags = (regex, 0) if isinstance(regex, str) else (regex.pattern, regex.flags)
+    key = f"{min_length}\0{flags}\0{pattern}"
+    if _RECORDING:
+        _RECORDING[-1].append(key)
+    if key not in _LITERALS:
+        _LITERALS[key] = _best_literals(sre_parser.parse(pattern, flags), min_length)
+    return _LITERALS[key]
 
 
 def _best_literals(items, min_length: int) -> frozenset[str] | None:
