@@ -12,12 +12,18 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import yaml
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
 from tasks.triage.fallback import MODEL, NaiveBayes, words  # noqa: E402
 
 CORPUS = HERE / "corpus.jsonl"
+EXCERPTS = HERE / "excerpts.yaml"  # its `unknown` texts are no failure: the fallback must not guess on them
+# Tried and not kept (TRIAGE_TABLE.md): CamelCase parts with alpha 0.1 win in leave-one-out on the dev half (77.6 % vs
+# 70.9 % as a plain classifier) but guess on prose that is no failure unless the threshold rises to 0.7, and there
+# they tie with this model on the test half (85.9 %); a tie does not stay.
 ALPHA = 1.0
 MIN_WORDS = 2
 TARGET_PRECISION = 0.70
@@ -34,8 +40,10 @@ def counts(rows: list[dict]) -> dict:
             "word_counts": {c: dict(sorted(per_class[c].items())) for c in sorted(per_class)}}
 
 
-def choose_threshold(dev: list[dict]) -> tuple[float, dict[float, tuple[int, int]]]:
-    """Leave-one-out on the development half: (threshold, {threshold: (right, guesses)})."""
+def choose_threshold(dev: list[dict], not_failures: list[str]) -> tuple[float, dict[float, tuple[int, int]]]:
+    """Leave-one-out on the development half: (threshold, {threshold: (right, guesses)}). The threshold is also above
+    the posterior of every text that is no failure at all (the catalogue's `unknown` examples): a guess on prose
+    about the weather would be a guess made to look sure."""
     held_out = []
     for index, row in enumerate(dev):
         model = NaiveBayes({**counts(dev[:index] + dev[index + 1:]), "threshold": 0.0, "min_words": MIN_WORDS,
@@ -47,14 +55,17 @@ def choose_threshold(dev: list[dict]) -> tuple[float, dict[float, tuple[int, int
     for threshold in THRESHOLDS:
         picked = [right for p, right in held_out if p >= threshold]
         table[threshold] = (sum(picked), len(picked))
-    good = [t for t in THRESHOLDS if table[t][1] and table[t][0] / table[t][1] >= TARGET_PRECISION]
+    whole = NaiveBayes({**counts(dev), "threshold": 0.0, "min_words": MIN_WORDS, "alpha": ALPHA})
+    noise = max((g.probability for g in map(whole.guess, not_failures) if g is not None), default=0.0)
+    good = [t for t in THRESHOLDS if table[t][1] and table[t][0] / table[t][1] >= TARGET_PRECISION and t > noise]
     return (min(good) if good else max(THRESHOLDS)), table
 
 
 def main() -> int:
     dev = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()
            if line.strip() and json.loads(line)["split"] == "dev"]
-    threshold, table = choose_threshold(dev)
+    not_failures = yaml.safe_load(EXCERPTS.read_text(encoding="utf-8"))["unknown"]
+    threshold, table = choose_threshold(dev, not_failures)
     for t, (right, total) in table.items():
         print(f"  leave-one-out on dev, posterior >= {t}: {right}/{total} right")
     model = {"trained_on": f"{CORPUS.name}, split=dev ({len(dev)} messages)", "threshold": threshold,
