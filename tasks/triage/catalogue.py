@@ -214,18 +214,24 @@ _RECORDING: list[list[str]] = []                   # the keys one load asks for 
 _LOADING = threading.Lock()
 
 
-def _marker_for(text: str) -> Path:
+def _marker_for(text: str) -> Path | None:
+    """Where this catalogue version's marker lives; None where there is no cache folder to name (no home)."""
     from tasks.triage.prefilter import cache_dir
 
     digest = hashlib.sha256(f"{sys.version}\0{text}\0".encode("utf-8"))
-    for module in ("catalogue.py", "signals.py"):
-        digest.update((Path(__file__).with_name(module)).read_bytes())
-    return cache_dir() / f"catalogue-{digest.hexdigest()[:24]}.checked"
+    try:
+        for module in ("catalogue.py", "signals.py"):
+            digest.update((Path(__file__).with_name(module)).read_bytes())
+        return cache_dir() / f"catalogue-{digest.hexdigest()[:24]}.checked"
+    except (OSError, RuntimeError):  # RuntimeError: Path.home() with no home directory
+        return None
 
 
-def _read_marker(marker: Path) -> dict[str, frozenset[str] | None] | None:
+def _read_marker(marker: Path | None) -> dict[str, frozenset[str] | None] | None:
     """The literals a checked version's patterns require; None when this version was not checked here (or its
     marker cannot be read: it is checked again)."""
+    if marker is None:
+        return None
     try:
         literals = json.loads(marker.read_text(encoding="utf-8"))["literals"]
         return {key: None if value is None else frozenset(str(v) for v in value) for key, value in literals.items()}
@@ -233,8 +239,11 @@ def _read_marker(marker: Path) -> dict[str, frozenset[str] | None] | None:
         return None
 
 
-def _write_marker(marker: Path, literals: dict[str, frozenset[str] | None]) -> None:
+def _write_marker(marker: Path | None, literals: dict[str, frozenset[str] | None]) -> None:
     from tasks.triage.prefilter import write_atomically
+
+    if marker is None:
+        return
 
     body = {"literals": {key: None if value is None else sorted(value) for key, value in literals.items()}}
     write_atomically(marker, json.dumps(body, ensure_ascii=False).encode("utf-8"))
