@@ -47,10 +47,7 @@ blocks of log text first; a regex only runs on a line that holds one of its rule
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-import sys
 import threading
 from dataclasses import dataclass
 from re import _constants as sre_constants  # noqa: the pattern parser ships with CPython's re
@@ -60,6 +57,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tasks.triage.checked_versions import CheckedVersion
 
 DEFAULT_CATALOGUE = Path(__file__).with_name("catalogue.yaml")
 
@@ -184,9 +183,9 @@ def load_catalogue(path: Path | str | None = None) -> Catalogue:
     if not isinstance(data, dict) or data.get("version") != 1:
         raise CatalogueError(f"catalogue {source}: expected a mapping with `version: 1` at the top")
     categories = _load_categories(data.get("categories"), source)
-    marker = _marker_for(text)
+    version = CheckedVersion(text, code=[Path(__file__).with_name(m) for m in ("catalogue.py", "signals.py")])
     with _LOADING:
-        known = _read_marker(marker)
+        known = version.literals()
         _LITERALS.update(known or {})
         _RECORDING[:] = [[]]
         try:
@@ -200,54 +199,17 @@ def load_catalogue(path: Path | str | None = None) -> Catalogue:
     _check_unique([r.id for r in rules] + [b.id for b in benign], source)
     if known is None:
         _check_context_patterns(rules, source)
-        _write_marker(marker, {key: _LITERALS[key] for key in used})
+        version.remember({key: _LITERALS[key] for key in used})
     # One pass of one combined regex per line decides whether any rule can match at all: most log lines match
     # nothing, and testing 40 patterns on each of them would dominate the time to triage a large folder.
     return Catalogue(categories=categories, rules=rules, benign=benign, source=source)
 
 
-# What start-up learns about a catalogue version, kept in the cache folder: the same text, read by the same code and
-# Python, parses and compiles the same way. A version seen before skips compiling its words-in-context patterns (they
-# compile on first use) and parsing every pattern for its literals (a third of start-up).
-_LITERALS: dict[str, frozenset[str] | None] = {}  # required_literals' answers: "<min>\0<flags>\0<pattern>" -> literals
-_RECORDING: list[list[str]] = []                   # the keys one load asks for (to write them to its marker)
+# required_literals' answers, remembered ("<min>\0<flags>\0<pattern>" -> literals) and kept per catalogue version in
+# the cache folder (checked_versions.py): a version seen before parses none of its patterns at start-up.
+_LITERALS: dict[str, frozenset[str] | None] = {}
+_RECORDING: list[list[str]] = []                   # the keys one load asks for (to remember them for its version)
 _LOADING = threading.Lock()
-
-
-def _marker_for(text: str) -> Path | None:
-    """Where this catalogue version's marker lives; None where there is no cache folder to name (no home)."""
-    from tasks.triage.prefilter import cache_dir
-
-    digest = hashlib.sha256(f"{sys.version}\0{text}\0".encode("utf-8"))
-    try:
-        for module in ("catalogue.py", "signals.py"):
-            digest.update((Path(__file__).with_name(module)).read_bytes())
-        return cache_dir() / f"catalogue-{digest.hexdigest()[:24]}.checked"
-    except (OSError, RuntimeError):  # RuntimeError: Path.home() with no home directory
-        return None
-
-
-def _read_marker(marker: Path | None) -> dict[str, frozenset[str] | None] | None:
-    """The literals a checked version's patterns require; None when this version was not checked here (or its
-    marker cannot be read: it is checked again)."""
-    if marker is None:
-        return None
-    try:
-        literals = json.loads(marker.read_text(encoding="utf-8"))["literals"]
-        return {key: None if value is None else frozenset(str(v) for v in value) for key, value in literals.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-
-
-def _write_marker(marker: Path | None, literals: dict[str, frozenset[str] | None]) -> None:
-    from tasks.triage.prefilter import write_atomically
-
-    if marker is None:
-        return
-
-    body = {"literals": {key: None if value is None else sorted(value) for key, value in literals.items()}}
-    write_atomically(marker, json.dumps(body, ensure_ascii=False).encode("utf-8"))
-    _prune_markers(marker)
 
 
 def _check_context_patterns(rules: tuple[Rule, ...], source: Path) -> None:
@@ -265,17 +227,6 @@ def _check_context_patterns(rules: tuple[Rule, ...], source: Path) -> None:
         if empty:
             raise CatalogueError(f"catalogue {source}: keywords entry {rule.id}: the pattern built from it matches "
                                  "the empty string")
-
-
-def _prune_markers(keep: Path, count: int = 8) -> None:
-    """Keep the newest few markers (one per catalogue version edited); failures only leave files behind."""
-    try:
-        markers = sorted(keep.parent.glob("catalogue-*.checked"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in markers[count:]:
-            if old != keep:
-                old.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 @lru_cache(maxsize=4)
