@@ -45,21 +45,11 @@ class CheckedVersion:
 
     def remember(self, literals: dict[str, frozenset[str] | None]) -> None:
         """Mark this version checked, with the literals its patterns require; failures only cost the next check."""
-        from tasks.triage.prefilter import write_atomically
+        from tasks.triage.prefilter import prune_cache, write_atomically
 
         if self.marker is None:
             return
         body = {"literals": {key: None if value is None else sorted(value) for key, value in literals.items()}}
         write_atomically(self.marker, json.dumps(body, ensure_ascii=False).encode("utf-8"))
-        _prune(self.marker)
+        prune_cache(self.marker, "catalogue-*.checked", _KEEP)
 
-
-def _prune(keep: Path) -> None:
-    """Remove all but the newest few markers; failures only leave files behind."""
-    try:
-        markers = sorted(keep.parent.glob("catalogue-*.checked"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in markers[_KEEP:]:
-            if old != keep:
-                old.unlink(missing_ok=True)
-    except OSError:
-        pass

@@ -118,7 +118,6 @@ class _Prepared:
             return match
         return None
 
-
     def _part(self, index: int):
         """The alternative `index` of the words, compiled on first use; None if it cannot be lower-cased."""
         part = self.parts[index]

@@ -103,7 +103,7 @@ class Prefilter:
         if database is not None:
             write_atomically(refused_path, " ".join(map(str, sorted(refused))).encode("ascii"))
             write_atomically(path, hyperscan.dumpb(database))
-            _prune(path.parent, keep=path)
+            prune_cache(path, "prefilter-*.hsdb", _KEEP_DATABASES, companions=(".refused",))  # ~1.5 MB each
         return True
 
     def scan(self, lowered_ascii: str) -> frozenset[int]:
@@ -144,14 +144,16 @@ def _compiled(sources: list[tuple[str, bool]], ids: Iterable[int], exact: bool =
 _KEEP_DATABASES = 4  # a catalogue edited often leaves one database per version behind: keep the newest few
 
 
-def _prune(folder: Path, keep: Path) -> None:
-    """Remove all but the newest few cached databases (each ~1.5 MB); failures only leave files behind."""
+def prune_cache(keep: Path, pattern: str, count: int, companions: tuple[str, ...] = ()) -> None:
+    """Remove all but the newest `count` files matching `pattern` beside `keep` (never `keep` itself), with their
+    companion files (same name, these suffixes); failures only leave files behind."""
     try:
-        cached = sorted(folder.glob("prefilter-*.hsdb"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in cached[_KEEP_DATABASES:]:
+        cached = sorted(keep.parent.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in cached[count:]:
             if old != keep:
                 old.unlink(missing_ok=True)
-                old.with_suffix(".refused").unlink(missing_ok=True)
+                for suffix in companions:
+                    old.with_suffix(suffix).unlink(missing_ok=True)
     except OSError:
         pass
 
