@@ -82,7 +82,8 @@ def test_fallback_was_trained_on_the_development_half_only():
     model = json.loads(MODEL.read_text(encoding="utf-8"))
     dev = [r for r in load_corpus(CORPUS) if r["split"] == "dev"]
     assert "split=dev" in model["trained_on"]
-    assert sum(model["class_counts"].values()) == len(dev)
+    assert sum(model["naive_bayes"]["class_counts"].values()) == len(dev)
+    assert set(model["logistic_regression"]["classes"]) == {r["category"] for r in dev}
 
 
 def test_fallback_speaks_only_when_no_rule_matched_and_says_low():
@@ -113,6 +114,23 @@ def test_fallback_never_guesses_on_noise_or_nothing():
 @pytest.mark.parametrize("text", ["zzz qqq", "a b c"])
 def test_fallback_needs_known_words(text):
     assert load_fallback().guess(text) is None
+
+
+def test_the_gate_decides_whether_to_guess_and_the_chooser_which():
+    from tasks.triage.fallback import Fallback
+
+    gate = {"threshold": 0.6, "min_words": 2, "alpha": 1.0,
+            "class_counts": {"timeout": 3, "disk_full": 3},
+            "word_counts": {"timeout": {"deadline": 3, "elapsed": 3, "waiting": 2},
+                            "disk_full": {"volume": 3, "filled": 3, "waiting": 1}}}
+    chooser = {"classes": ["disk_full", "other", "timeout"], "bias": [0.0, 0.0, 0.0],
+               "weights": {"deadline": [4.0, 0.0, 0.0], "elapsed": [0.0, 0.0, 1.0], "volume": [0.0, 6.0, 0.0]}}
+    model = Fallback({"naive_bayes": gate, "logistic_regression": chooser})
+    guess = model.guess("deadline elapsed while waiting")     # the gate says timeout, sure enough to speak
+    assert guess is not None and guess.category == "disk_full"  # the chooser picks the category
+    assert model.guess("deadline volume") is None                # the gate is not sure: no guess, whatever the chooser
+    filled = model.guess("volume filled while waiting")          # the chooser says `other`: the gate's category stands
+    assert filled is not None and filled.category == "disk_full"
 
 
 def test_naive_bayes_guesses_above_its_threshold_only():

@@ -450,7 +450,7 @@ def scan_message(text: str, catalogue: Catalogue | None = None) -> ScanResult:
     return result
 
 
-FALLBACK_RULE_ID = "fallback.naive_bayes"
+FALLBACK_RULE_ID = "fallback.learned"
 
 
 def _fallback_guess(text: str, catalogue: Catalogue):
@@ -467,7 +467,7 @@ def _fallback_guess(text: str, catalogue: Catalogue):
 
 def _fallback_summary(guess) -> str:
     return (f"No signature matched; the message's words resemble {guess.category} failures "
-            f"(naive Bayes fallback, p={guess.probability:.2f})")
+            f"(learned fallback, p={guess.probability:.2f})")
 
 
 def classify_record(record: Any, *, catalogue: Catalogue | None = None, fallback: bool = True) -> dict:
