@@ -28,11 +28,12 @@ FAILURES = [c for c in CATEGORIES if c != "none"]
 # `other` (68.8 %), then job_config_invalid (70.4 %) and compute_unavailable (78.9 %).
 # Rounds 7-11 (corpus grown to 1,958: 979 dev / 979 test): 85.9 % with the fallback retrained on the 979 dev messages,
 # 81.6 % rules only (dev rules only 93.9 %); the weakest test category is preempted_low_priority (62.5 %), then `other`
-# (66.7 %) and service_error (72.5 %).
-TEST_FLOOR = 0.85            # with the learned fallback, as `--classify-jsonl` runs
+# (66.7 %) and service_error (72.5 %). With the naive Bayes gate + logistic regression chooser: 86.8 %; weakest `other`
+# (66.7 %), then service_error (70.0 %).
+TEST_FLOOR = 0.86            # with the learned fallback, as `--classify-jsonl` runs
 TEST_FLOOR_RULES_ONLY = 0.80
 DEV_FLOOR = 0.93             # rules only (the fallback was trained on the dev half, so dev with it proves nothing)
-CATEGORY_FLOOR = 0.60        # the weakest category on the test half (preempted_low_priority)
+CATEGORY_FLOOR = 0.65        # the weakest category on the test half (`other`)
 HIGH_CONFIDENCE_FLOOR = 0.90
 
 
