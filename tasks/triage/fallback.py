@@ -63,9 +63,10 @@ class NaiveBayes:
         for category in self.prior:
             self.unseen.setdefault(category, 0.0)
 
-    def guess(self, text: str) -> Guess | None:
-        """The best category when the posterior reaches the threshold, else None (the verdict stays `other`)."""
-        known = words(text) & self.vocabulary
+    def guess(self, text: str, found: set[str] | None = None) -> Guess | None:
+        """The best category when the posterior reaches the threshold, else None (the verdict stays `other`);
+        `found`: the message's words, when the caller has them already."""
+        known = (words(text) if found is None else found) & self.vocabulary
         if len(known) < self.min_words:
             return None
         n = len(known)
@@ -88,9 +89,10 @@ class LogisticRegression:
         self.bias: list[float] = [float(b) for b in data["bias"]]
         self.weights: dict[str, list[float]] = data["weights"]  # word -> one weight per class, in `classes` order
 
-    def probabilities(self, text: str) -> dict[str, float] | None:
-        """Each category's probability for the message; None when it holds no word the model knows."""
-        known = [self.weights[w] for w in words(text) if w in self.weights]
+    def probabilities(self, text: str, found: set[str] | None = None) -> dict[str, float] | None:
+        """Each category's probability for the message; None when it holds no word the model knows. `found`: the
+        message's words, when the caller has them already."""
+        known = [self.weights[w] for w in (words(text) if found is None else found) if w in self.weights]
         if not known:
             return None
         scale = 1.0 / math.sqrt(len(known))
@@ -107,14 +109,14 @@ class Fallback:
     def __init__(self, data: dict):
         self.gate = NaiveBayes(data["naive_bayes"])
         self.chooser = LogisticRegression(data["logistic_regression"])
-        self.threshold = self.gate.threshold
 
     def guess(self, text: str) -> Guess | None:
         """The category for a message no rule matched, or None (the verdict stays `other`)."""
-        gated = self.gate.guess(text)
+        found = words(text)  # both models read the same words
+        gated = self.gate.guess(text, found)
         if gated is None:
             return None
-        probabilities = self.chooser.probabilities(text)
+        probabilities = self.chooser.probabilities(text, found)
         if not probabilities:
             return gated
         category = max(probabilities, key=probabilities.get)
