@@ -58,7 +58,7 @@ def test_gates_never_hide_a_rule_that_matches():
     for text in _messages():
         lines = message_lines(normalise(text))
         joined = "\n".join(lines)
-        candidates = {item.rule.id for item, _ in matcher.candidates(joined.lower())}
+        candidates = {item.rule.id for item, *_ in matcher.candidates(joined.lower())}
         for rule in catalogue.rules:
             if rule.regex.search(joined) or any(rule.regex.search(line) for line in lines):
                 assert rule.id in candidates, (rule.id, text[:200])

@@ -21,6 +21,8 @@ def _messages() -> list[str]:
     texts = [r["message"] for r in load_corpus(DATA / "corpus.jsonl")]
     # Shapes the corpus has few of: non-ASCII (read by the literal gates), several lines, empty, huge.
     texts += ["Fehler: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 39.39 GiB total capacity) – Größe",
+              "Erreur : Job échoué — ‘prediction’: \"\"  ·  KeyError: 'vidéo'  ·  ſtorage Kelvin-K  ·  ２８ № ",
+              "RuntimeError: déjà vu: invalid\u00a0yaml field «instance_type»\u2028No space left on device",
               "first line\nTraceback (most recent call last):\n  File \"x.py\", line 1\nKeyError: 'video_id'",
               "", "   ", "x" * 20_000 + " No space left on device"]
     return texts
@@ -127,3 +129,40 @@ def test_threads_scanning_at_once_get_the_answers_of_one(both_ways):
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(fast._prefilter.scan, texts))
     assert together == alone
+
+
+def test_the_ascii_stand_in_keeps_length_and_the_classes_a_regex_reads():
+    text = "Größe déjà ſ K ı ２８ \u00a0\u2028 – « » ‘ ’ 日本 ☃ ok"
+    stand_in = prefilter.ascii_stand_in(text)
+    assert stand_in.isascii() and len(stand_in) == len(text)
+    assert prefilter.ascii_stand_in("plain ascii, untouched") == "plain ascii, untouched"
+    import re
+
+    for original, replaced in zip(text, stand_in):
+        for element in (r"\w", r"\d", r"\s", r"\W", r"\D", r"\S", "."):
+            if re.fullmatch(element, original):
+                assert re.fullmatch(element, replaced), (original, element, replaced)
+        for letter in "abcdefghijklmnopqrstuvwxyz":
+            if not original.isascii() and re.fullmatch(letter, original, re.IGNORECASE):  # the long s and the Kelvin sign fold to ASCII
+                assert replaced == letter, (original, replaced)
+
+
+@needs_hyperscan
+def test_an_exact_hit_of_a_context_regex_is_a_match(both_ways):
+    # The matcher skips its own search for a rule's context words when the database ran their regex exactly and hit:
+    # that is only right if an exact hit always means a match.
+    _, fast, _ = both_ways
+    exact_near = [(i, item) for i, (item, role, _) in enumerate(fast._roles)
+                  if role == "near" and i in fast._prefilter.exact]
+    assert len(exact_near) > 20
+    checked = 0
+    for text in _messages():
+        lowered = text.lower()
+        if not lowered.isascii():
+            continue
+        hits = fast._prefilter.scan(lowered)
+        for i, item in exact_near:
+            regex = item.rule.regex.near
+            assert (i in hits) == bool(regex.search(lowered)), (item.rule.id, text[:120])
+            checked += i in hits
+    assert checked > 100

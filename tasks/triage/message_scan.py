@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from re import _constants as sre_constants  # noqa: the pattern parser ships with CPython's re
 from re import _parser as sre_parser
 
+from tasks.triage import prefilter
 from tasks.triage.catalogue import Catalogue, Rule, required_literals
 from tasks.triage.signals import ContextPattern, _top_level_alternatives
 
@@ -90,11 +91,12 @@ class _Prepared:
         if self.multiline is None and not self.context:
             self.multiline = re.compile(regex.pattern, regex.flags | re.MULTILINE)
 
-    def context_search(self, lowered: str, parts: frozenset[int] | None = None):
+    def context_search(self, lowered: str, parts: frozenset[int] | None = None, near_found: bool = False):
         """ContextPattern.search on the lower-cased text, with the lower-cased patterns; `parts`: only these
-        alternatives of the words can match (their literals are present), so only they are searched."""
+        alternatives of the words can match (their literals are present), so only they are searched; `near_found`:
+        the context words are known to occur in the text (the prefilter ran their regex exactly)."""
         near, window = self.near, self.window
-        if near is not None and not near.search(lowered):
+        if near is not None and not near_found and not near.search(lowered):
             return None  # no context word anywhere: one search instead of one per occurrence of the word
         if parts is not None and self.parts is not None and None not in (self._part(i) for i in parts):
             best = None
@@ -215,7 +217,9 @@ class MessageMatcher:
         self._benign = [b.regex for b in catalogue.benign]
         self._prefilter = None
         self._roles: list[tuple[_Prepared, str, int | None]] = []
-        self._prefilter_memo: dict[frozenset[int], list] = {}
+        self._near_exact: frozenset[_Prepared] = frozenset()  # rules whose context regex the prefilter runs exactly
+        self._stand_in_always: frozenset[int] = frozenset()
+        self._prefilter_memo: dict[tuple[frozenset[int], bool], list] = {}
         # A benign pattern can only match a line that holds one of its literals: most messages hold none.
         literals = [required_literals(b.regex) for b in catalogue.benign]
         self._benign_gates = None if any(lit is None for lit in literals) else \
@@ -288,8 +292,6 @@ class MessageMatcher:
         gates. False where it is not installed, or not cached and `compile` is False."""
         if self._prefilter is not None:
             return True
-        from tasks.triage import prefilter
-
         if not prefilter.available():
             return False
         roles: list[tuple[_Prepared, str, int | None]] = []
@@ -314,14 +316,21 @@ class MessageMatcher:
         if not built.compile(when_not_cached=compile):
             return False
         self._roles, self._prefilter = roles, built
+        self._near_exact = frozenset(roles[i][0] for i in built.exact if roles[i][1] == "near")
+        self._stand_in_always = frozenset(i for i, (source, _) in enumerate(sources) if not source.isascii())
         return True
 
-    def candidates(self, lowered: str) -> list[tuple[_Prepared, frozenset[int] | None]]:
-        """(rule, the alternatives of its words that may match or None for all) for every rule that may match, by
-        priority: from the prefilter when it is on and the text is ASCII, else from the literal gates (one
-        alternative whole, one context word)."""
-        if self._prefilter is not None and lowered.isascii():
-            return self._prefiltered(lowered)
+    def candidates(self, lowered: str, same_length: bool = True
+                   ) -> list[tuple[_Prepared, frozenset[int] | None, bool]]:
+        """(rule, the alternatives of its words that may match or None for all, whether its context words are known
+        to occur) for every rule that may match, by priority: from the prefilter when it is on, else from the literal
+        gates (one alternative whole, one context word). `same_length`: `lowered` is as long as the original text
+        (lower-casing changed no character's length), which the prefilter's reading of non-ASCII text needs."""
+        if self._prefilter is not None:
+            if lowered.isascii():
+                return self._prefiltered(lowered, exact=True)
+            if same_length:
+                return self._prefiltered(prefilter.ascii_stand_in(lowered), exact=False)
         if not self._gates_built:
             self._build_gates()
         present = self._present(lowered)
@@ -341,16 +350,21 @@ class MessageMatcher:
                         found[item] = None
                     else:
                         found.setdefault(item, set()).add(part)
-        result = sorted(((item, frozenset(parts) if parts is not None else None) for item, parts in found.items()),
-                        key=_rank_pair)
+        result = sorted(((item, frozenset(parts) if parts is not None else None, False)
+                         for item, parts in found.items()), key=_rank_pair)
         if len(self._candidate_memo) > _MEMO_LIMIT // 10:
             self._candidate_memo.clear()
         self._candidate_memo[key] = result
         return result
 
-    def _prefiltered(self, lowered: str) -> list[tuple[_Prepared, frozenset[int] | None]]:
+    def _prefiltered(self, lowered: str, exact: bool) -> list[tuple[_Prepared, frozenset[int] | None, bool]]:
+        """Candidates from one Hyperscan scan; `exact`: the scanned text is the text itself (not a stand-in), so an
+        exact expression's hit proves its regex matches."""
         hits = self._prefilter.scan(lowered)
-        cached = self._prefilter_memo.get(hits)
+        if not exact:
+            hits |= self._stand_in_always  # a literal non-ASCII character in the expression: the stand-in cannot say
+        key = (hits, exact)
+        cached = self._prefilter_memo.get(key)
         if cached is not None:
             return cached
         words: dict[_Prepared, set[int] | None] = {}
@@ -363,12 +377,13 @@ class MessageMatcher:
                 words[item] = None
             elif item not in words or words[item] is not None:
                 words.setdefault(item, set()).add(part)
-        found = [(item, frozenset(parts) if parts is not None else None) for item, parts in words.items()
+        proven = self._near_exact if exact else frozenset()
+        found = [(item, frozenset(parts) if parts is not None else None, item in proven) for item, parts in words.items()
                  if not item.context or item.rule.regex.near_pattern is None or item in near]
         result = sorted(found, key=_rank_pair)
         if len(self._prefilter_memo) > _MEMO_LIMIT // 10:
             self._prefilter_memo.clear()
-        self._prefilter_memo[hits] = result
+        self._prefilter_memo[key] = result
         return result
 
     # --- matching ------------------------------------------------------------------------------------------------
@@ -378,9 +393,9 @@ class MessageMatcher:
         text = self._text(lines)
         plain: list[tuple[int, int, Hit]] = []
         context: list[tuple[int, Hit]] = []
-        for item, parts in self.candidates(text.lowered_or_joined):
+        for item, parts, near_found in self.candidates(text.lowered_or_joined, text.lowered is not None):
             if item.context:
-                found = self._context_match(item, text, parts)
+                found = self._context_match(item, text, parts, near_found)
                 if found is not None:
                     context.append((item.position, _hit(item.rule, text.joined, found)))
             else:
@@ -394,14 +409,14 @@ class MessageMatcher:
         """The deciding hit and the best hit of another category, evaluating no more rules than needed."""
         text = self._text(lines)
         best = runner = None
-        candidates = self.candidates(text.lowered_or_joined)
+        candidates = self.candidates(text.lowered_or_joined, text.lowered is not None)
         for _, level in groupby(candidates, key=_priority):
             found = []
-            for item, parts in level:
+            for item, parts, near_found in level:
                 if best is not None and item.rule.category == best[3].rule.category:
                     continue  # only another category can be the runner-up
                 if item.context:
-                    match = self._context_match(item, text, parts)
+                    match = self._context_match(item, text, parts, near_found)
                     if match is not None:
                         found.append((match[0], 1, item.position, item, match))
                 else:
@@ -489,13 +504,14 @@ class MessageMatcher:
             start = end + 1
         return out
 
-    def _context_match(self, item: _Prepared, text: "_Text", parts: frozenset[int] | None = None) -> tuple | None:
+    def _context_match(self, item: _Prepared, text: "_Text", parts: frozenset[int] | None = None,
+                       near_found: bool = False) -> tuple | None:
         if not item.compiled:
             item.compile()
         # Words in context are read across the whole message (a wrapped line still counts), cited at the word's line.
         joined = text.joined
         if item.lowered and text.lowered is not None:
-            match = item.context_search(text.lowered, parts)
+            match = item.context_search(text.lowered, parts, near_found)
         else:
             match = item.rule.regex.search(joined)
         if match is None:

@@ -39,12 +39,13 @@ _DOTALL = hyperscan.HS_FLAG_DOTALL if hyperscan else 0
 _PREFILTER = hyperscan.HS_FLAG_PREFILTER if hyperscan else 0
 # What Hyperscan cannot run exactly: lookarounds and back-references (prefilter mode widens them).
 _INEXACT = re.compile(r"\(\?<?[=!]|\(\?P=|\\[1-9]")
+_CACHE_FORMAT = 2  # 2: the companion file also says whether the database was compiled exact
 
 
 @lru_cache(maxsize=1)
 def available() -> bool:
     """Is the Hyperscan engine installed, and does it run on this CPU (it needs SSSE3)?"""
-    return hyperscan is not None and _compiled([("probe", False)], [0]) is not None
+    return hyperscan is not None and _compiled([("probe", False)], [0])[0] is not None
 
 
 def cache_dir() -> Path:
@@ -63,13 +64,14 @@ class Prefilter:
         """`expressions`: (regex source, dot matches newline) per id, ids counting from 0."""
         self.sources = list(expressions)
         self.always: frozenset[int] = frozenset()
+        self.exact: frozenset[int] = frozenset()  # ids whose hit means the regex matches (not only may match)
         self._database = None
         self._threads = threading.local()  # a scratch space per thread: one scratch cannot serve two scans at once
 
     @property
     def key(self) -> str:
         """The cache key: the expressions, their flags and the engine's version."""
-        digest = hashlib.sha256(f"{hyperscan.__version__}\0{_FLAGS}\0{_INEXACT.pattern}\0".encode())
+        digest = hashlib.sha256(f"{hyperscan.__version__}\0{_FLAGS}\0{_INEXACT.pattern}\0{_CACHE_FORMAT}\0".encode())
         for source, dotall in self.sources:
             digest.update(f"{int(dotall)}{source}\0".encode())
         return digest.hexdigest()[:24]
@@ -86,25 +88,32 @@ class Prefilter:
             database = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
             probe = hyperscan.Scratch(database)  # a database built for another CPU fails here or in the scan
             database.scan(b"probe", match_event_handler=_collect, context=set(), scratch=probe)
-            self.always = frozenset(int(i) for i in refused_path.read_text(encoding="ascii").split())
-            self._database = database
+            refused_line, mode = (refused_path.read_text(encoding="ascii").split("\n") + [""])[:2]
+            self._use(database, {int(i) for i in refused_line.split()}, exact=mode == "exact")
             return True
         except (OSError, ValueError, hyperscan.HyperscanError):
             if not when_not_cached:
                 return False  # no cache yet, or one from another machine
         refused: set[int] = set()
-        database = _compiled(self.sources, range(len(self.sources)))
+        database, exact = _compiled(self.sources, range(len(self.sources)))
         if database is None:  # some expression is refused: find which, one at a time (rare; costs a second compile)
-            refused = {i for i in range(len(self.sources)) if _compiled(self.sources, [i]) is None}
+            refused = {i for i in range(len(self.sources)) if _compiled(self.sources, [i])[0] is None}
             kept = [i for i in range(len(self.sources)) if i not in refused]
-            database = _compiled(self.sources, kept) if kept else None
-        self.always = frozenset(refused)
-        self._database = database
+            database, exact = _compiled(self.sources, kept) if kept else (None, False)
+        self._use(database, refused, exact)
         if database is not None:
-            write_atomically(refused_path, " ".join(map(str, sorted(refused))).encode("ascii"))
+            write_atomically(refused_path, (" ".join(map(str, sorted(refused))) + "\n" +
+                                            ("exact" if exact else "prefilter")).encode("ascii"))
             write_atomically(path, hyperscan.dumpb(database))
             prune_cache(path, "prefilter-*.hsdb", _KEEP_DATABASES, companions=(".refused",))  # ~1.5 MB each
         return True
+
+    def _use(self, database, refused: set[int], exact: bool) -> None:
+        """Take a compiled (or cached) database; `exact`: it was compiled with exact expressions where it could be."""
+        self._database = database
+        self.always = frozenset(refused)
+        self.exact = frozenset(i for i, (source, _) in enumerate(self.sources)
+                               if exact and i not in refused and not _INEXACT.search(source))
 
     def scan(self, lowered_ascii: str) -> frozenset[int]:
         """Ids of the expressions that may match the text (lower-cased ASCII), the refused ones included."""
@@ -119,6 +128,42 @@ class Prefilter:
         return frozenset(hits) | self.always if self.always else frozenset(hits)
 
 
+class _StandIns(dict):
+    """code point -> the ASCII character that stands in for it (ASCII ones stand for themselves), worked out on first
+    sight: a character of the same classes for every regex element that can match it on its own. A letter that
+    folds to an ASCII letter under IGNORECASE (the long s, the Kelvin sign) becomes that letter; other digits `0`,
+    other letters `a`, other spaces ` `, anything else DEL. A regex that matches the text then matches the stand-in
+    (only a literal non-ASCII character in a pattern could not, and those expressions are not trusted with it)."""
+
+    def __missing__(self, code: int) -> int:
+        char = chr(code)
+        if code < 128:
+            stand_in = code
+        elif _ASCII_LETTER.fullmatch(char):
+            stand_in = ord(next(a for a in "abcdefghijklmnopqrstuvwxyz" if re.fullmatch(a, char, re.IGNORECASE)))
+        elif char.isdecimal():
+            stand_in = ord("0")
+        elif char.isalnum():
+            stand_in = ord("a")
+        elif char.isspace():
+            stand_in = ord(" ")
+        else:
+            stand_in = 0x7F
+        self[code] = stand_in
+        return stand_in
+
+
+_ASCII_LETTER = re.compile("[a-z]", re.IGNORECASE)
+_STAND_INS = _StandIns()
+
+
+def ascii_stand_in(text: str) -> str:
+    """The text with every non-ASCII character replaced by an ASCII stand-in of its classes (same length), so that
+    the database, which reads ASCII only, can still name the rules that may match it (a superset, not an exact
+    answer). Expressions with a literal non-ASCII character must be treated as always matching by the caller."""
+    return text.translate(_STAND_INS)
+
+
 def _collect(expression: int, start: int, end: int, flags: int, hits: set[int]) -> None:
     hits.add(expression)
 
@@ -129,16 +174,17 @@ def _flags(source: str, dotall: bool, exact: bool = True) -> int:
 
 
 def _compiled(sources: list[tuple[str, bool]], ids: Iterable[int], exact: bool = True):
-    """A block-mode database of the expressions `ids` (ids kept), or None if the engine refuses one of them; with
-    `exact` False every expression is compiled in prefilter mode (the engine accepts more that way)."""
+    """(a block-mode database of the expressions `ids` (ids kept) or None if the engine refuses one of them, whether
+    it runs the expressions without lookarounds exactly); when an exact compile fails, every expression is compiled
+    in prefilter mode (the engine accepts more that way)."""
     ids = list(ids)
     try:
         database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         database.compile(expressions=[sources[i][0].encode("utf-8") for i in ids], ids=ids, elements=len(ids),
                          flags=[_flags(sources[i][0], sources[i][1], exact) for i in ids])
     except hyperscan.HyperscanError:
-        return None if exact is False else _compiled(sources, ids, exact=False)
-    return database
+        return (None, False) if exact is False else _compiled(sources, ids, exact=False)
+    return database, exact
 
 
 _KEEP_DATABASES = 4  # a catalogue edited often leaves one database per version behind: keep the newest few
