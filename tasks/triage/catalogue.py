@@ -136,6 +136,9 @@ class Catalogue:
     rules: tuple[Rule, ...]
     benign: tuple[BenignPattern, ...]
     source: Path
+    # Rules that say only that a process failed, not why (Azure ML's wrappers): when one decides a single message,
+    # the learned fallback may still name the cause from the rest of its words.
+    wrappers: frozenset[str] = frozenset()
 
     def category(self, name: str) -> CategoryInfo:
         """The defaults of one category.
@@ -197,12 +200,13 @@ def load_catalogue(path: Path | str | None = None) -> Catalogue:
         finally:
             used = _RECORDING.pop() if _RECORDING else []
     _check_unique([r.id for r in rules] + [b.id for b in benign], source)
+    wrappers = _load_wrappers(data.get("wrappers"), rules, source)
     if known is None:
         _check_context_patterns(rules, source)
         version.remember({key: _LITERALS[key] for key in used})
     # One pass of one combined regex per line decides whether any rule can match at all: most log lines match
     # nothing, and testing 40 patterns on each of them would dominate the time to triage a large folder.
-    return Catalogue(categories=categories, rules=rules, benign=benign, source=source)
+    return Catalogue(categories=categories, rules=rules, benign=benign, source=source, wrappers=wrappers)
 
 
 # required_literals' answers, remembered ("<min>\0<flags>\0<pattern>" -> literals) and kept per catalogue version in
@@ -378,6 +382,15 @@ def _check_id(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _ID.match(value):
         raise CatalogueError(f"{where}: `id` {value!r} must look like 'family.name' (lowercase, dots, underscores)")
     return value
+
+
+def _load_wrappers(raw: Any, rules: tuple[Rule, ...], source: Path) -> frozenset[str]:
+    ids = _as_list(raw, "wrappers", source)
+    known = {rule.id for rule in rules}
+    unknown = [rid for rid in ids if not isinstance(rid, str) or rid not in known]
+    if unknown:
+        raise CatalogueError(f"catalogue {source}: `wrappers` names rules that do not exist: {unknown}; list rule ids")
+    return frozenset(ids)
 
 
 def _check_unique(ids: list[str], source: Path) -> None:

@@ -417,15 +417,17 @@ def classify_message(text: str, *, catalogue: Catalogue | None = None, fallback:
     catalogue = catalogue or default_catalogue()
     text = normalise(text)
     result = scan_message(text, catalogue)
-    guess = _fallback_guess(text, catalogue) if fallback and not result.hits else None
+    best = min(result.hits, key=lambda h: h.key) if result.hits else None
+    guess = _fallback_guess(text, catalogue, best) if fallback else None
     if guess is not None:
         info = catalogue.category(guess.category)
         return Verdict(category=info.name, retryable=info.retryable, action=info.action,
-                       summary=_fallback_summary(guess), root_cause=info.root_cause,
+                       summary=_fallback_summary(guess, best), root_cause=info.root_cause,
                        recommendations=fill_recommendations(info.recommendations, info.docs, {}),
-                       next_steps=list(info.next_steps), rule_id=FALLBACK_RULE_ID, evidence=[], timeline=[],
+                       next_steps=list(info.next_steps), rule_id=FALLBACK_RULE_ID,
+                       evidence=_evidence(sorted(result.hits, key=lambda h: h.key)), timeline=[],
                        error_details={"fallback_probability": round(guess.probability, 3)},
-                       confidence="low", runner_up=None)
+                       confidence="low", runner_up=best.rule.category if best else None)
     if not result.hits:
         info = catalogue.category("other")
         first = next((line.strip() for line in text.splitlines() if line.strip()), "")
@@ -434,7 +436,6 @@ def classify_message(text: str, *, catalogue: Catalogue | None = None, fallback:
                        root_cause=info.root_cause, recommendations=fill_recommendations(info.recommendations, info.docs, {}),
                        next_steps=list(info.next_steps), rule_id=None, evidence=[], timeline=[], error_details={},
                        confidence="low", runner_up=None)
-    best = min(result.hits, key=lambda h: h.key)
     return _verdict_from_hit(catalogue, best, result, None, None, None, [])
 
 
@@ -453,21 +454,27 @@ def scan_message(text: str, catalogue: Catalogue | None = None) -> ScanResult:
 FALLBACK_RULE_ID = "fallback.learned"
 
 
-def _fallback_guess(text: str, catalogue: Catalogue):
-    """The learned fallback's guess for a message no rule matched; never for known noise (a benign line)."""
+def _fallback_guess(text: str, catalogue: Catalogue, best: Hit | None):
+    """The learned fallback's guess for a message no rule matched, or whose deciding rule is a wrapper that says only
+    that a process failed (catalogue `wrappers`); None when it has none, when it agrees with the wrapper, or for
+    known noise (a benign line)."""
     from tasks.triage.fallback import load_fallback
 
     from tasks.triage.message_scan import matcher_for
 
+    if best is not None and best.rule.id not in catalogue.wrappers:
+        return None
     model = load_fallback()
     if model is None or not text.strip() or matcher_for(catalogue).has_benign_line(text):
         return None
-    return model.guess(text)
+    guess = model.guess(text)
+    return None if guess is None or (best is not None and guess.category == best.rule.category) else guess
 
 
-def _fallback_summary(guess) -> str:
-    return (f"No signature matched; the message's words resemble {guess.category} failures "
-            f"(learned fallback, p={guess.probability:.2f})")
+def _fallback_summary(guess, wrapper: Hit | None = None) -> str:
+    said = (f"The error says only that the process failed ({wrapper.rule.id}); its other words" if wrapper else
+            "No signature matched; the message's words")
+    return f"{said} resemble {guess.category} failures (learned fallback, p={guess.probability:.2f})"
 
 
 def classify_record(record: Any, *, catalogue: Catalogue | None = None, fallback: bool = True) -> dict:
@@ -494,12 +501,12 @@ def classify_record(record: Any, *, catalogue: Catalogue | None = None, fallback
         best, runner = matcher_for(catalogue).best_and_runner(message_lines(text))
     except (RecursionError, MemoryError) as exc:  # a pathological message is a per-line error, not a crash
         return {"id": record["id"], "error": f"message could not be read ({type(exc).__name__})"}
-    guess = _fallback_guess(text, catalogue) if fallback and best is None else None
+    guess = _fallback_guess(text, catalogue, best) if fallback else None
     if guess is not None:
         info = catalogue.category(guess.category)
         return {"id": record["id"], "category": info.name, "retryable": info.retryable, "action": info.action,
-                "rule_id": FALLBACK_RULE_ID, "confidence": "low", "runner_up": None,
-                "summary": _fallback_summary(guess)}
+                "rule_id": FALLBACK_RULE_ID, "confidence": "low", "runner_up": best.rule.category if best else None,
+                "summary": _fallback_summary(guess, best)}
     if best is None:
         info = catalogue.category("other")
         return {"id": record["id"], "category": "other", "retryable": info.retryable, "action": info.action,
