@@ -3,7 +3,7 @@
     python tests/data/triage/build_corpus.py PART.jsonl [PART.jsonl ...] [--relabel relabel.json]
     python tests/data/triage/build_corpus.py --apply-relabel sources/relabel_round3.json   # corpus.jsonl in place
 
-The corpus as it stands is rebuilt, byte for byte, from the parts kept in sources/ (a to p, one per gathering round or helper batch):
+The corpus as it stands is rebuilt, byte for byte, from the parts kept in sources/ (a to z, one per gathering round or helper batch):
 
     cd tests/data/triage && python build_corpus.py sources/part_?.jsonl && python build_corpus.py --apply-relabel \
         sources/relabel_round3.json
