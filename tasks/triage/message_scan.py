@@ -8,6 +8,8 @@ cost is per message, not per byte. This matcher is compiled once per catalogue a
    longest run of word characters (a "piece"), which always lies inside one whitespace-separated chunk of the text.
    Which groups a chunk satisfies is found once per distinct chunk by one trie-shaped regex and remembered, so a
    message costs one lower(), one split() and a few dictionary look-ups before any rule regex runs.
+   With the Hyperscan prefilter on (prefilter.py), one scan names the candidate rules instead, and a rule's context
+   words that the database found exactly are not searched for again.
 2. Whole-message regexes. A candidate rule's regex (compiled again with re.MULTILINE) searches the joined message
    once; a match inside one line is that line's match, a match that crosses a newline falls back to line-by-line
    search. A hit on a benign line is dropped and the search goes on after it, as in the folder scanner.

@@ -9,8 +9,11 @@ match, never a subset; `re` then decides, finds the groups and the exact span, a
 
 Safety rules (a superset is only guaranteed where both engines read the text the same way):
   - only ASCII text is scanned (Hyperscan's \\w, \\b and \\s are ASCII unless told otherwise; Python's are Unicode),
-    and only lower-cased text with case-insensitive expressions (a superset of the case-sensitive ones);
-  - an expression Hyperscan refuses is reported as always matching (its rule goes back to the literal gates).
+    and only lower-cased text with case-insensitive expressions (a superset of the case-sensitive ones); other text
+    is scanned through `ascii_stand_in`, whose answer is a superset only, never proof of a match;
+  - an expression Hyperscan refuses is reported as always matching (its rule goes back to the literal gates);
+  - an expression compiled exactly (no lookaround, no back-reference; `Prefilter.exact`) that hits on the text itself
+    does match it: the matcher then skips its own search for a rule's context words over the whole message.
 
 Compiling some 300 expressions takes seconds on these machines, so the compiled database is kept on disk under the
 user's cache folder, keyed by the expressions, the flags and Hyperscan's version; a cache that cannot be read or
