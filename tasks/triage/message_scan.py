@@ -171,6 +171,7 @@ class _LeftBounded:
 
 
 _WORD_CHAR = re.compile(r"\w")
+_ANCHORED = re.compile(r"(?<!\\)[\^$]|\\[AZz]")
 
 
 def _at_boundary(text: str, position: int) -> bool:
@@ -318,7 +319,10 @@ class MessageMatcher:
         if not built.compile(when_not_cached=compile):
             return False
         self._roles, self._prefilter = roles, built
-        self._near_exact = frozenset(roles[i][0] for i in built.exact if roles[i][1] == "near")
+        # The database reads ^ and $ at every line (MULTILINE), the matcher's context search at the text's ends only:
+        # an anchored context regex is not taken as proven.
+        self._near_exact = frozenset(roles[i][0] for i in built.exact
+                                     if roles[i][1] == "near" and not _ANCHORED.search(sources[i][0].replace("[^", "[")))
         self._stand_in_always = frozenset(i for i, (source, _) in enumerate(sources) if not source.isascii())
         return True
 
