@@ -321,8 +321,8 @@ class MessageMatcher:
         self._roles, self._prefilter = roles, built
         # The database reads ^ and $ at every line (MULTILINE), the matcher's context search at the text's ends only:
         # an anchored context regex is not taken as proven.
-        self._near_exact = frozenset(roles[i][0] for i in built.exact
-                                     if roles[i][1] == "near" and not _ANCHORED.search(sources[i][0].replace("[^", "[")))
+        self._near_exact = frozenset(roles[i][0] for i in built.exact if roles[i][1] == "near"
+                                     and not _ANCHORED.search(sources[i][0].replace("[^", "[")))
         self._stand_in_always = frozenset(i for i, (source, _) in enumerate(sources) if not source.isascii())
         return True
 
@@ -384,7 +384,8 @@ class MessageMatcher:
             elif item not in words or words[item] is not None:
                 words.setdefault(item, set()).add(part)
         proven = self._near_exact if exact else frozenset()
-        found = [(item, frozenset(parts) if parts is not None else None, item in proven) for item, parts in words.items()
+        found = [(item, frozenset(parts) if parts is not None else None, item in proven)
+                 for item, parts in words.items()
                  if not item.context or item.rule.regex.near_pattern is None or item in near]
         result = sorted(found, key=_rank_pair)
         if len(self._prefilter_memo) > _MEMO_LIMIT // 10:
