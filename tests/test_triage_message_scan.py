@@ -210,4 +210,4 @@ def test_verdicts_survive_azure_ml_wrappers(name):
     wrap = WRAPPERS[name]
     same = sum(classify_record({"id": 1, "message": wrap(m)})["category"] ==
                classify_record({"id": 1, "message": m})["category"] for m in dev)
-    assert same >= 0.96 * len(dev), f"{name}: {same}/{len(dev)} verdicts unchanged"
+    assert same >= 0.97 * len(dev), f"{name}: {same}/{len(dev)} verdicts unchanged"
