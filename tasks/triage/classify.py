@@ -458,12 +458,11 @@ def _fallback_guess(text: str, catalogue: Catalogue, best: Hit | None):
     """The learned fallback's guess for a message no rule matched, or whose deciding rule is a wrapper that says only
     that a process failed (catalogue `wrappers`); None when it has none, when it agrees with the wrapper, or for
     known noise (a benign line)."""
+    if best is not None and best.rule.id not in catalogue.wrappers:
+        return None  # a rule that names a cause decides: the common case, before any import
     from tasks.triage.fallback import load_fallback
-
     from tasks.triage.message_scan import matcher_for
 
-    if best is not None and best.rule.id not in catalogue.wrappers:
-        return None
     model = load_fallback()
     if model is None or not text.strip() or matcher_for(catalogue).has_benign_line(text):
         return None

@@ -23,15 +23,16 @@ from pathlib import Path
 
 MODEL = Path(__file__).with_name("fallback_model.json")
 _WORD = re.compile(r"[a-z][a-z0-9_]+")
-STOP_WORDS = frozenset("the a an to of in is on at for with and or be was were it this that i my we you".split())
 # Words that say how a failure is packaged, not what it is: every failure says error and failed, and Azure ML wraps the
 # job's error in a JSON error ({"error": {"code", "message", "details", "innerError", "message_format", ...}}) or in
 # "UserError: User program failed with ..." / "Execution failed. User process ... exited with status code 1". Read as
 # words, they made the same failure look different inside a wrapper. 10-fold cross-validation on the dev half, as the
 # fallback for every message: plain 898 -> 899 of 1,179; inside a JSON error 835 -> 882, inside two nested ones
 # 854 -> 882, after "UserError: User program failed with" 872 -> 899.
-STOP_WORDS |= frozenset("""error message details innererror message_format message_parameters reference_code
+PACKAGING_WORDS = frozenset("""error message details innererror message_format message_parameters reference_code
     additionalinfo debuginfo usererror user program failed execution process exited status""".split())
+STOP_WORDS = frozenset("the a an to of in is on at for with and or be was were it this that i my we you".split()) \
+    | PACKAGING_WORDS
 
 
 def words(text: str) -> set[str]:
